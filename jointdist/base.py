@@ -1,0 +1,419 @@
+"""The contract every jointdist forecaster shares.
+
+A forecaster is fitted on a history ``y`` of shape ``(n_timesteps, n_targets)`` and
+draws *joint sample paths* of the future: ``predict_samples(horizon, n_samples)`` returns
+an array of shape ``(n_samples, horizon, n_targets)`` in the units of ``y``, where every
+``samples[i]`` is one coherent scenario over the whole horizon.  Quantiles, intervals
+and means are all derived from such samples, so they always agree with each other.
+
+Subclasses implement two hooks, in the style of scikit-learn's mixture models:
+
+``_fit(self, y, X)``
+    Learn from the (validated, float64) history -- or from its increments, for models
+    with a ``returns`` parameter (see :meth:`BaseJointForecaster._history_increments`).
+``_predict_samples(self, horizon, n_samples, rng)``
+    Return ``(n_samples, horizon, n_targets)`` samples; increment models return
+    increments and let :meth:`BaseJointForecaster._increments_to_levels` cumulate them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "BaseJointForecaster",
+    "RETURN_TYPES",
+    "check_horizon",
+    "check_n_samples",
+    "check_target_array",
+    "increments_from_levels",
+    "levels_from_increments",
+]
+
+#: Increment transforms understood by models with a ``returns`` parameter.
+#: ``None`` means that ``y`` already holds increments (returns) and samples stay increments.
+RETURN_TYPES = ("diff", "log", "pct", None)
+
+
+# --------------------------------------------------------------------------------------
+# Input validation shared by the forecasters, the metrics and the adapters.
+# --------------------------------------------------------------------------------------
+def check_target_array(y: Any, *, name: str = "y", allow_1d: bool = True) -> np.ndarray:
+    """Validate a history or future block and return it as float64 ``(n_rows, n_targets)``.
+
+    Parameters
+    ----------
+    y : array-like, pandas Series or DataFrame
+        Values with time along axis 0 and targets along axis 1.  A 1-D input is one
+        target.
+    name : str, default="y"
+        Name used in error messages.
+    allow_1d : bool, default=True
+        Whether a 1-D input is accepted (and reshaped to one column).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_targets)
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is empty, not numeric, has the wrong number of dimensions or contains
+        NaN or infinite values.
+    """
+    if isinstance(y, (pd.DataFrame, pd.Series)):
+        frame = y.to_frame() if isinstance(y, pd.Series) else y
+        non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if non_numeric:
+            raise ValueError(f"{name} has non-numeric columns {non_numeric[:5]}; "
+                             "pass only the numeric target columns.")
+        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        if hasattr(y, "detach") and hasattr(y, "cpu"):  # a torch tensor
+            y = y.detach().cpu().numpy()
+        try:
+            values = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric; could not convert it to floats "
+                             f"({exc}).") from exc
+    if values.ndim == 1:
+        if not allow_1d:
+            raise ValueError(f"{name} must be 2-D (n_timesteps, n_targets); got 1-D.")
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D with shape (n_timesteps, n_targets); "
+                         f"got an array with {values.ndim} dimensions, shape {values.shape}.")
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {values.shape}).")
+    finite = np.isfinite(values)
+    if not finite.all():
+        rows, cols = np.nonzero(~finite)
+        raise ValueError(f"{name} contains {rows.size} NaN or infinite value(s), the first "
+                         f"at row {rows[0]}, column {cols[0]}; fill or drop them first.")
+    return values
+
+
+def check_horizon(horizon: Any) -> int:
+    """Return ``horizon`` as a positive ``int`` or raise a ``ValueError``."""
+    return _check_positive_int(horizon, "horizon")
+
+
+def check_n_samples(n_samples: Any) -> int:
+    """Return ``n_samples`` as a positive ``int`` or raise a ``ValueError``."""
+    return _check_positive_int(n_samples, "n_samples")
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}.")
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------
+# Levels <-> increments.
+# --------------------------------------------------------------------------------------
+def _check_returns(returns: Any) -> None:
+    if returns not in RETURN_TYPES:
+        raise ValueError(f"returns must be one of {RETURN_TYPES}; got {returns!r}.")
+
+
+def increments_from_levels(y: np.ndarray, returns: str | None) -> np.ndarray:
+    """Turn levels ``(T, N)`` into increments ``(T - 1, N)``.
+
+    ``"diff"`` gives ``y[t] - y[t-1]``, ``"log"`` gives ``log(y[t] / y[t-1])`` and
+    ``"pct"`` gives ``y[t] / y[t-1] - 1``; the latter two need strictly positive levels.
+    ``None`` returns ``y`` unchanged (it already holds increments).
+    """
+    _check_returns(returns)
+    if returns is None:
+        return y
+    if returns in ("log", "pct") and not (y > 0).all():
+        raise ValueError(f"returns={returns!r} needs strictly positive levels; y has "
+                         f"{int((y <= 0).sum())} value(s) <= 0. Use returns='diff'.")
+    if returns == "diff":
+        return np.diff(y, axis=0)
+    if returns == "log":
+        return np.diff(np.log(y), axis=0)
+    return y[1:] / y[:-1] - 1.0
+
+
+def levels_from_increments(last: np.ndarray, increments: np.ndarray,
+                           returns: str | None) -> np.ndarray:
+    """Cumulate sampled increments ``(..., horizon, N)`` into paths starting at ``last``.
+
+    The inverse of :func:`increments_from_levels`: the first step of every path is
+    ``last`` moved by the first increment.  With ``returns=None`` the increments are
+    returned as they are.
+    """
+    _check_returns(returns)
+    if returns is None:
+        return increments
+    if returns == "diff":
+        return last + np.cumsum(increments, axis=-2)
+    if returns == "log":
+        return last * np.exp(np.cumsum(increments, axis=-2))
+    # pct: clip at -1 so that a path cannot cross zero into negative prices
+    return last * np.cumprod(1.0 + np.maximum(increments, -1.0), axis=-2)
+
+
+# --------------------------------------------------------------------------------------
+# The base class.
+# --------------------------------------------------------------------------------------
+class BaseJointForecaster(BaseEstimator):
+    """Base class of the jointdist forecasters.
+
+    Subclasses store their hyper-parameters in ``__init__`` (nothing else), implement
+    ``_fit`` and ``_predict_samples`` and may override ``_min_history_length``.  Models
+    with a ``returns`` parameter work on increments and get their sample paths
+    cumulated back to levels by the base class.
+
+    Attributes set by :meth:`fit`
+    -----------------------------
+    n_targets_ : int
+        Number of target series seen in ``fit``.
+    n_timesteps_ : int
+        Number of rows of the history.
+    columns_ : pandas.Index or None
+        Column names when ``y`` was a pandas object, else None.
+    index_ : pandas.Index or None
+        Time index when ``y`` was a pandas object, else None.
+    last_observation_ : ndarray of shape (n_targets,)
+        Last row of ``y``: where sample paths of increment models start.
+    """
+
+    #: Whether ``fit`` accepts exogenous features ``X``.
+    _accepts_exogenous = False
+
+    # ---------------------------------------------------------------- hooks
+    def _min_history_length(self) -> int:
+        """Smallest number of rows of ``y`` the model can be fitted on."""
+        return 2 if self._uses_increments() else 1
+
+    def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _predict_samples(self, horizon: int, n_samples: int,
+                         rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, y, X=None):
+        """Fit the forecaster on a history.
+
+        Parameters
+        ----------
+        y : array-like, pandas Series or DataFrame of shape (n_timesteps, n_targets)
+            History, time along axis 0.  1-D input is one target.  With pandas input the
+            column names and the index are kept for labelled outputs.
+        X : array-like of shape (n_timesteps, n_features), default=None
+            Exogenous features, for models that use them.
+
+        Returns
+        -------
+        self
+        """
+        values = check_target_array(y, name="y")
+        if hasattr(self, "returns"):
+            _check_returns(self.returns)
+        min_rows = self._min_history_length()
+        if values.shape[0] < min_rows:
+            raise ValueError(f"{type(self).__name__} needs at least {min_rows} rows of "
+                             f"history; y has {values.shape[0]}.")
+        X_values = None
+        if X is not None:
+            if not self._accepts_exogenous:
+                raise ValueError(f"{type(self).__name__} does not use exogenous features; "
+                                 "pass X=None.")
+            X_values = check_target_array(X, name="X")
+            if X_values.shape[0] != values.shape[0]:
+                raise ValueError(f"X has {X_values.shape[0]} rows but y has "
+                                 f"{values.shape[0]}; they must be aligned in time.")
+
+        self.n_timesteps_, self.n_targets_ = values.shape
+        self.columns_ = _pandas_columns(y)
+        self.index_ = y.index if isinstance(y, (pd.Series, pd.DataFrame)) else None
+        self.last_observation_ = values[-1].copy()
+        self._fit(values, X_values)
+        return self
+
+    # ---------------------------------------------------------------- sampling
+    def predict_samples(self, horizon, n_samples=1000, random_state=None) -> np.ndarray:
+        """Draw joint sample paths of the future.
+
+        Parameters
+        ----------
+        horizon : int
+            Number of steps ahead, ``>= 1``.
+        n_samples : int, default=1000
+            Number of sample paths.
+        random_state : int, numpy.random.Generator or None, default=None
+            Seed of this call.  None falls back to the estimator's ``random_state``
+            parameter (if it has one), so that an estimator built with an int seed
+            returns the same samples at every call.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, horizon, n_targets)
+            ``samples[i]`` is one coherent path over the horizon, in the units of ``y``.
+        """
+        check_is_fitted(self, "n_targets_")
+        horizon = check_horizon(horizon)
+        n_samples = check_n_samples(n_samples)
+        rng = self._rng(random_state)
+        samples = np.asarray(self._predict_samples(horizon, n_samples, rng))
+        expected = (n_samples, horizon, self.n_targets_)
+        if samples.shape != expected:  # a bug in a subclass, not a user error
+            raise RuntimeError(f"{type(self).__name__}._predict_samples returned shape "
+                               f"{samples.shape}, expected {expected}.")
+        if self._uses_increments():
+            samples = levels_from_increments(self.last_observation_, samples, self.returns)
+        return samples
+
+    def predict_mean(self, horizon, n_samples=1000, random_state=None):
+        """Mean forecast, the average of :meth:`predict_samples`.
+
+        Returns
+        -------
+        ndarray of shape (horizon, n_targets), or a DataFrame indexed by the future time
+        points when the model was fitted on pandas data.
+        """
+        samples = self.predict_samples(horizon, n_samples, random_state)
+        return self._labelled(samples.mean(axis=0), horizon)
+
+    def predict_quantiles(self, horizon, quantiles=(0.05, 0.5, 0.95), n_samples=1000,
+                          random_state=None):
+        """Marginal quantiles of the sample paths.
+
+        Parameters
+        ----------
+        horizon : int
+        quantiles : float or sequence of float in [0, 1], default=(0.05, 0.5, 0.95)
+        n_samples : int, default=1000
+        random_state : int, Generator or None, default=None
+
+        Returns
+        -------
+        ndarray of shape (n_quantiles, horizon, n_targets), or (horizon, n_targets) for a
+        scalar ``quantiles`` (the layout of :func:`numpy.quantile`); with pandas input a
+        DataFrame with columns ``(target, quantile)``, the layout of sktime.
+        """
+        q = np.asarray(quantiles, dtype=np.float64)
+        if q.ndim > 1 or q.size == 0 or not np.all((q >= 0) & (q <= 1)):
+            raise ValueError(f"quantiles must be a float or a 1-D sequence of floats in "
+                             f"[0, 1]; got {quantiles!r}.")
+        samples = self.predict_samples(horizon, n_samples, random_state)
+        values = np.quantile(samples, q, axis=0)
+        if self.columns_ is None:
+            return values
+        values = values.reshape((-1,) + values.shape[-2:])
+        return self._labelled_multi(values, horizon, np.atleast_1d(q).tolist())
+
+    def predict_interval(self, horizon, coverage=0.9, n_samples=1000, random_state=None):
+        """Central prediction intervals of the marginals.
+
+        Parameters
+        ----------
+        horizon : int
+        coverage : float or sequence of float in (0, 1), default=0.9
+            Nominal coverage; the interval is ``[q_(1-c)/2, q_(1+c)/2]``.
+        n_samples : int, default=1000
+        random_state : int, Generator or None, default=None
+
+        Returns
+        -------
+        ndarray of shape (n_coverage, 2, horizon, n_targets), or (2, horizon, n_targets)
+        for a scalar ``coverage`` (index 0 lower, 1 upper); with pandas input a DataFrame
+        with columns ``(target, coverage, "lower"|"upper")``, the layout of sktime.
+        """
+        c = np.asarray(coverage, dtype=np.float64)
+        if c.ndim > 1 or c.size == 0 or not np.all((c > 0) & (c < 1)):
+            raise ValueError(f"coverage must be a float or a 1-D sequence of floats in "
+                             f"(0, 1); got {coverage!r}.")
+        samples = self.predict_samples(horizon, n_samples, random_state)
+        cov = np.atleast_1d(c)
+        q = np.stack([(1 - cov) / 2, (1 + cov) / 2], axis=1)  # (n_cov, 2)
+        values = np.quantile(samples, q, axis=0)  # (n_cov, 2, H, N)
+        if self.columns_ is None:
+            return values[0] if c.ndim == 0 else values
+        flat = values.reshape((-1,) + values.shape[-2:])
+        keys = [(cv, side) for cv in cov.tolist() for side in ("lower", "upper")]
+        return self._labelled_multi(flat, horizon, keys)
+
+    # ---------------------------------------------------------------- helpers
+    def _uses_increments(self) -> bool:
+        return hasattr(self, "returns")
+
+    def _history_increments(self, y: np.ndarray) -> np.ndarray:
+        """Increments of the history according to the ``returns`` parameter."""
+        return increments_from_levels(y, self.returns)
+
+    def _rng(self, random_state) -> np.random.Generator:
+        seed = random_state if random_state is not None else getattr(self, "random_state", None)
+        if isinstance(seed, np.random.RandomState):
+            seed = seed.randint(np.iinfo(np.int32).max)
+        return np.random.default_rng(seed)
+
+    def check_n_targets(self, y_future) -> np.ndarray:
+        """Validate future observations against the fitted model.
+
+        Returns ``y_future`` as float64 ``(horizon, n_targets)`` and raises a
+        ``ValueError`` when its number of targets differs from the one seen in ``fit``.
+        """
+        check_is_fitted(self, "n_targets_")
+        values = check_target_array(y_future, name="y_future")
+        if values.shape[1] != self.n_targets_:
+            raise ValueError(f"y_future has {values.shape[1]} target(s) but "
+                             f"{type(self).__name__} was fitted on {self.n_targets_}.")
+        return values
+
+    def future_index(self, horizon: int) -> pd.Index:
+        """Time labels of the next ``horizon`` steps after the fitted history.
+
+        Extends a DatetimeIndex/PeriodIndex with a (possibly inferred) frequency and an
+        integer index by its last step; otherwise gives steps ahead ``1..horizon``.
+        """
+        check_is_fitted(self, "n_targets_")
+        horizon = check_horizon(horizon)
+        idx = self.index_
+        if isinstance(idx, pd.PeriodIndex):
+            return pd.period_range(idx[-1] + 1, periods=horizon, freq=idx.freq)
+        if isinstance(idx, pd.DatetimeIndex) and len(idx) >= 3:
+            freq = idx.freq or pd.infer_freq(idx)
+            if freq is not None:
+                return pd.date_range(idx[-1], periods=horizon + 1, freq=freq)[1:]
+        if idx is not None and pd.api.types.is_integer_dtype(idx) and len(idx) >= 2:
+            step = int(idx[-1] - idx[-2])
+            if step > 0:
+                return pd.Index(idx[-1] + step * np.arange(1, horizon + 1), name=idx.name)
+        return pd.RangeIndex(1, horizon + 1, name="step_ahead")
+
+    def _labelled(self, values: np.ndarray, horizon: int):
+        if self.columns_ is None:
+            return values
+        return pd.DataFrame(values, index=self.future_index(horizon), columns=self.columns_)
+
+    def _labelled_multi(self, values: np.ndarray, horizon: int, keys: list) -> pd.DataFrame:
+        """``values`` (n_keys, H, N) -> DataFrame with columns (target, *key)."""
+        n_keys, _, n_targets = values.shape
+        data = values.transpose(1, 2, 0).reshape(horizon, n_targets * n_keys)
+        tuples = [(col,) + (k if isinstance(k, tuple) else (k,))
+                  for col in self.columns_ for k in keys]
+        return pd.DataFrame(data, index=self.future_index(horizon),
+                            columns=pd.MultiIndex.from_tuples(tuples))
+
+
+def _pandas_columns(y) -> pd.Index | None:
+    if isinstance(y, pd.DataFrame):
+        return y.columns.copy()
+    if isinstance(y, pd.Series):
+        return pd.Index([y.name if y.name is not None else 0])
+    return None

@@ -1,0 +1,3 @@
+"""Synthetic dataset generators and loaders."""
+
+__all__: list[str] = []
