@@ -9,12 +9,13 @@ from sklearn.exceptions import NotFittedError
 
 from jointdist.base import BaseJointForecaster
 from jointdist.device import resolve_device
-from jointdist.models import HistoricalSimulation
+from jointdist.models import DCCGarchForecaster, HistoricalSimulation
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BaseJointForecaster",
+    "DCCGarchForecaster",
     "HistoricalSimulation",
     "NotFittedError",
     "resolve_device",

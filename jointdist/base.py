@@ -194,8 +194,8 @@ class BaseJointForecaster(BaseEstimator):
     _accepts_exogenous = False
 
     # ---------------------------------------------------------------- hooks
-    def _min_history_length(self) -> int:
-        """Smallest number of rows of ``y`` the model can be fitted on."""
+    def _min_history_length(self, n_targets: int) -> int:
+        """Smallest number of rows of ``y`` the model can be fitted on with ``n_targets``."""
         return 2 if self._uses_increments() else 1
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:  # pragma: no cover
@@ -224,7 +224,7 @@ class BaseJointForecaster(BaseEstimator):
         values = check_target_array(y, name="y")
         if hasattr(self, "returns"):
             _check_returns(self.returns)
-        min_rows = self._min_history_length()
+        min_rows = self._min_history_length(values.shape[1])
         if values.shape[0] < min_rows:
             raise ValueError(f"{type(self).__name__} needs at least {min_rows} rows of "
                              f"history; y has {values.shape[0]}.")

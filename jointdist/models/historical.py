@@ -84,7 +84,7 @@ class HistoricalSimulation(BaseJointForecaster):
         self.ewma_decay = ewma_decay
         self.random_state = random_state
 
-    def _min_history_length(self) -> int:
+    def _min_history_length(self, n_targets: int) -> int:
         self._check_params()
         extra_row = 0 if self.returns is None else 1
         return _MIN_INCREMENTS[self.method] + extra_row

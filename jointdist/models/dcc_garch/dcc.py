@@ -1,0 +1,366 @@
+"""Stage 2 of DCC-GARCH: dynamic conditional correlation of standardized residuals.
+
+Engle (2002), "Dynamic conditional correlation: a simple class of multivariate GARCH
+models", JBES 20(3).  With ``e[t]`` the standardized residuals of stage 1 (unit
+conditional variance) the DCC(1,1) model is Engle's mean-reverting DCC with
+correlation targeting (eqs. (3)-(4) of ``docs/models/dcc_garch.md``)::
+
+    Q[t] = (1 - a - b) Qbar + a e[t-1] e[t-1]' + b Q[t-1],      a, b >= 0, a + b < 1
+    R[t] = diag(Q[t])^{-1/2} Q[t] diag(Q[t])^{-1/2}
+
+with ``Qbar`` the sample correlation of ``e`` ("correlation targeting") and
+``Q[1] = Qbar``.  Under Gaussian innovations the log-likelihood splits into a volatility
+part (the sum of the univariate GARCH log-likelihoods) and a correlation part
+(Engle 2002's split ``L = L_V + L_C``; eq. (6) of the docs)::
+
+    L_C(a, b) = -1/2 sum_t ( log|R[t]| + e[t]' R[t]^{-1} e[t] - e[t]' e[t] )
+
+which stage 2 maximizes over ``(a, b)`` with the stage-1 parameters held fixed (the
+two-step quasi-maximum likelihood estimator of Engle 2002).
+
+With ``dist="t"`` the standardized residuals are modelled as multivariate Student-t
+with ``nu > 2`` degrees of freedom, unit variances and correlation ``R[t]`` (the "mvt"
+DCC of R's rmgarch), and stage 2 maximizes its full log-density over ``(a, b, nu)``::
+
+    log f(e | R, nu) = lgamma((nu + N) / 2) - lgamma(nu / 2) - N/2 log(pi (nu - 2))
+                       - 1/2 log|R| - (nu + N)/2 log(1 + e' R^{-1} e / (nu - 2))
+
+The ``Q`` recursion is linear in ``Q``, so for given ``(a, b)`` the whole path is one
+first-order linear filter (:func:`scipy.signal.lfilter`) over the ``N^2`` entries, and
+the likelihood is evaluated with batched Cholesky factorizations: no Python loop over
+time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+from scipy.signal import lfilter
+from scipy.special import gammaln
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = [
+    "DCCFit",
+    "correlation_from_q",
+    "correlation_sqrt",
+    "dcc_loglikelihood",
+    "dcc_q_path",
+    "draw_correlated_shocks",
+    "fit_dcc",
+]
+
+#: Largest a + b allowed (a + b = 1 is the integrated, non-mean-reverting case).
+MAX_PERSISTENCE = 0.9999
+#: Bounds on the degrees of freedom of the multivariate t.
+NU_BOUNDS = (2.05, 500.0)
+_NU_START = 8.0
+
+
+@dataclass
+class DCCFit:
+    """Result of :func:`fit_dcc`.
+
+    Attributes
+    ----------
+    a, b : float
+        DCC parameters.
+    nu : float or None
+        Degrees of freedom of the multivariate t (None for Gaussian innovations).
+    qbar : ndarray of shape (N, N)
+        Sample correlation of the standardized residuals (the target of ``Q``).
+    q : ndarray of shape (T + 1, N, N)
+        ``Q[t]`` for every observation and, in the last row, for the next step.
+    loglikelihood : float
+        Stage-2 objective at ``(a, b[, nu])``: ``L_C`` for Gaussian innovations, the
+        multivariate-t log-density of ``e`` for Student-t ones.
+    ccc_loglikelihood : float
+        The same objective at ``a = b = 0`` (constant conditional correlation
+        ``R = Qbar``; with ``nu`` re-estimated for Student-t).
+    converged : bool
+        False when the optimizer failed and the fit fell back to constant correlation.
+    message : str
+        The optimizer's message.
+    """
+
+    a: float
+    b: float
+    nu: float | None
+    qbar: np.ndarray
+    q: np.ndarray
+    loglikelihood: float
+    ccc_loglikelihood: float
+    converged: bool
+    message: str
+
+    @property
+    def correlation(self) -> np.ndarray:
+        """``R[t]``, shape (T + 1, N, N); the last row is the one-step-ahead forecast."""
+        return correlation_from_q(self.q)
+
+
+# --------------------------------------------------------------------------------------
+# The recursion and the likelihood.
+# --------------------------------------------------------------------------------------
+def outer_products(e: np.ndarray) -> np.ndarray:
+    """``e[t] e[t]'`` for every row, shape (T, N, N)."""
+    return e[:, :, None] * e[:, None, :]
+
+
+def dcc_q_path(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
+               outer: np.ndarray | None = None) -> np.ndarray:
+    """``Q[t]`` for ``t = 1..T+1`` (rows ``0..T``), started at ``Q[1] = Qbar``.
+
+    Row ``t`` is the ``Q`` used for ``e[t]`` (it depends on ``e[:t]``); the last row
+    is the one-step-ahead ``Q[T+1]``.
+
+    Parameters
+    ----------
+    e : ndarray of shape (T, N)
+        Standardized residuals.
+    a, b : float
+        DCC parameters.
+    qbar : ndarray of shape (N, N)
+    outer : ndarray of shape (T, N, N), optional
+        Precomputed :func:`outer_products` of ``e`` (saves time inside an optimizer).
+    """
+    n_obs, n = e.shape
+    if outer is None:
+        outer = outer_products(e)
+    # Q[t] - b Q[t-1] = (1 - a - b) Qbar + a e[t-1] e[t-1]'  (docs eq. (3)),
+    # a first-order linear filter; a zero filter state and drive[0] = Qbar give Q[1] = Qbar.
+    drive = np.empty((n_obs + 1, n * n))
+    drive[0] = qbar.ravel()
+    drive[1:] = (1.0 - a - b) * qbar.ravel() + a * outer.reshape(n_obs, n * n)
+    q = lfilter([1.0], [1.0, -b], drive, axis=0)
+    return q.reshape(n_obs + 1, n, n)
+
+
+def correlation_from_q(q: np.ndarray) -> np.ndarray:
+    """``R = diag(Q)^{-1/2} Q diag(Q)^{-1/2}`` over the leading axes of ``q``."""
+    d = 1.0 / np.sqrt(np.diagonal(q, axis1=-2, axis2=-1))
+    r = q * d[..., :, None] * d[..., None, :]
+    # exact unit diagonal, whatever the rounding
+    idx = np.arange(q.shape[-1])
+    r[..., idx, idx] = 1.0
+    return r
+
+
+def _logdet_and_quadratic(r: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for every t, through Cholesky."""
+    chol = np.linalg.cholesky(r)  # (T, N, N); raises LinAlgError if not PD
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+    w = np.linalg.solve(chol, e[..., None])[..., 0]  # L^{-1} e
+    return logdet, np.einsum("ti,ti->t", w, w)
+
+
+def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None = None,
+                      *, dist: str = "normal", nu: float | None = None,
+                      outer: np.ndarray | None = None, per_observation: bool = False):
+    """Stage-2 log-likelihood of DCC(1,1) for standardized residuals ``e``.
+
+    Parameters
+    ----------
+    e : ndarray of shape (T, N)
+        Standardized residuals of stage 1.
+    a, b : float
+        DCC parameters (``a = b = 0`` is constant conditional correlation).
+    qbar : ndarray of shape (N, N), optional
+        Correlation target; defaults to the sample correlation of ``e``.
+    dist : {"normal", "t"}, default="normal"
+        ``"normal"``: the correlation part ``L_C`` of Engle (2002), docs eq. (6).
+        ``"t"``: the multivariate Student-t log-density with unit variances (needs ``nu``).
+    nu : float, optional
+        Degrees of freedom, ``> 2``, for ``dist="t"``.
+    outer : ndarray of shape (T, N, N), optional
+        Precomputed outer products of ``e``.
+    per_observation : bool, default=False
+        Return the ``T`` terms instead of their sum.
+
+    Returns
+    -------
+    float or ndarray of shape (T,)
+    """
+    if qbar is None:
+        qbar = sample_correlation(e)
+    r = correlation_from_q(dcc_q_path(e, a, b, qbar, outer)[:-1])
+    logdet, quad = _logdet_and_quadratic(r, e)
+    if dist == "normal":
+        ll = -0.5 * (logdet + quad - np.einsum("ti,ti->t", e, e))
+    elif dist == "t":
+        if nu is None or not nu > 2:
+            raise ValueError(f"dist='t' needs nu > 2; got {nu!r}.")
+        n = e.shape[1]
+        const = gammaln((nu + n) / 2) - gammaln(nu / 2) - 0.5 * n * np.log(np.pi * (nu - 2))
+        ll = const - 0.5 * logdet - 0.5 * (nu + n) * np.log1p(quad / (nu - 2))
+    else:
+        raise ValueError(f"dist must be 'normal' or 't'; got {dist!r}.")
+    return ll if per_observation else float(ll.sum())
+
+
+def sample_correlation(e: np.ndarray) -> np.ndarray:
+    """Sample correlation matrix of the columns of ``e`` (``Qbar``)."""
+    c = np.corrcoef(e, rowvar=False)
+    return np.atleast_2d(c)
+
+
+# --------------------------------------------------------------------------------------
+# Estimation.
+# --------------------------------------------------------------------------------------
+def _unpack(theta: np.ndarray) -> tuple[float, float]:
+    """(persistence s = a + b, share w = a / (a + b)) -> (a, b).
+
+    The box ``0 <= s <= MAX_PERSISTENCE, 0 <= w <= 1`` is exactly the admissible set
+    ``a, b >= 0, a + b < 1``, so the optimizer only needs bounds, no constraints.
+    """
+    s, w = float(theta[0]), float(theta[1])
+    return s * w, s * (1.0 - w)
+
+
+def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
+    """Two-step QML estimate of DCC(1,1) on standardized residuals (docs eqs. (6)-(7)).
+
+    Maximizes :func:`dcc_loglikelihood` over ``(a, b)`` -- and ``nu`` for
+    ``dist="t"`` -- with L-BFGS-B on the box reparametrization ``(a + b, a / (a + b))``,
+    started from the best point of a small grid (which includes constant correlation).
+    If L-BFGS-B fails, bounded Nelder-Mead is tried; if that fails as well, a
+    :class:`~sklearn.exceptions.ConvergenceWarning` is emitted and the fit falls back to
+    constant conditional correlation (``a = b = 0``).
+
+    Parameters
+    ----------
+    e : ndarray of shape (T, N)
+        Standardized residuals, ``T > N``.
+    dist : {"normal", "t"}, default="normal"
+
+    Returns
+    -------
+    DCCFit
+
+    Raises
+    ------
+    ValueError
+        If the sample correlation of ``e`` is singular (collinear series).
+    """
+    if dist not in ("normal", "t"):
+        raise ValueError(f"dist must be 'normal' or 't'; got {dist!r}.")
+    e = np.asarray(e, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] <= e.shape[1] or not np.all(np.isfinite(e)):
+        raise ValueError("e must be a finite array of shape (T, N) with T > N; got shape "
+                         f"{e.shape}.")
+    n_obs, n = e.shape
+    qbar = sample_correlation(e)
+    try:
+        np.linalg.cholesky(qbar)
+        ok = np.linalg.eigvalsh(qbar)[0] > 1e-10
+    except np.linalg.LinAlgError:
+        ok = False
+    if not ok:
+        raise ValueError("The standardized residuals are (nearly) collinear: their sample "
+                         "correlation matrix is singular, so no correlation model can be "
+                         "fitted. Remove duplicated or linearly dependent targets.")
+    outer = outer_products(e)
+    is_t = dist == "t"
+    if n == 1:
+        # one series: R[t] = 1, so a and b are not identified; only nu (for the t) is
+        return _constant_correlation_fit(e, qbar, outer, dist, converged=True,
+                                         message="one series: constant correlation 1")
+
+    def negloglik(theta: np.ndarray) -> float:
+        a, b = _unpack(theta)
+        nu = float(theta[2]) if is_t else None
+        try:
+            ll = dcc_loglikelihood(e, a, b, qbar, dist=dist, nu=nu, outer=outer)
+        except np.linalg.LinAlgError:
+            return 1e10
+        return -ll / n_obs if np.isfinite(ll) else 1e10
+
+    # constant conditional correlation: a = b = 0 (and nu re-estimated for the t)
+    ccc = _constant_correlation_fit(e, qbar, outer, dist, converged=False, message="")
+
+    bounds = [(0.0, MAX_PERSISTENCE), (0.0, 1.0)] + ([NU_BOUNDS] if is_t else [])
+    nu0 = [ccc.nu] if is_t else []
+    starts = [np.array([s, w] + nu0) for s in (0.5, 0.9, 0.97, 0.995)
+              for w in (0.02, 0.05, 0.15)] + [np.array([0.0, 0.5] + nu0)]
+    x0 = min(starts, key=negloglik)
+
+    result, message = None, ""
+    for method in ("L-BFGS-B", "Nelder-Mead"):
+        try:
+            res = optimize.minimize(negloglik, x0, method=method, bounds=bounds)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            message = f"{method}: {exc}"
+            continue
+        message = f"{method}: {res.message}"
+        if res.success and np.isfinite(res.fun) and res.fun < 1e10:
+            result = res
+            break
+
+    if result is None:
+        warnings.warn(f"The DCC optimizer failed ({message}); falling back to constant "
+                      "conditional correlation (a = b = 0).", ConvergenceWarning,
+                      stacklevel=3)
+        ccc.message = message
+        return ccc
+    a, b = _unpack(result.x)
+    nu = float(result.x[2]) if is_t else None
+    return DCCFit(a=a, b=b, nu=nu, qbar=qbar, q=dcc_q_path(e, a, b, qbar, outer),
+                  loglikelihood=-float(result.fun) * n_obs, ccc_loglikelihood=ccc.loglikelihood,
+                  converged=True, message=message)
+
+
+def _constant_correlation_fit(e, qbar, outer, dist, *, converged, message) -> DCCFit:
+    """DCCFit with ``a = b = 0`` (nu estimated alone for the multivariate t)."""
+    nu = None
+    if dist == "t":
+        res = optimize.minimize_scalar(
+            lambda v: -dcc_loglikelihood(e, 0.0, 0.0, qbar, dist="t", nu=v, outer=outer),
+            bounds=NU_BOUNDS, method="bounded")
+        nu = float(res.x)
+    ll = dcc_loglikelihood(e, 0.0, 0.0, qbar, dist=dist, nu=nu, outer=outer)
+    return DCCFit(a=0.0, b=0.0, nu=nu, qbar=qbar, q=dcc_q_path(e, 0.0, 0.0, qbar, outer),
+                  loglikelihood=ll, ccc_loglikelihood=ll, converged=converged,
+                  message=message)
+
+
+# --------------------------------------------------------------------------------------
+# Simulation helpers.
+# --------------------------------------------------------------------------------------
+def correlation_sqrt(r: np.ndarray) -> np.ndarray:
+    """A batch of square roots ``M`` with ``M M' = R`` for ``r`` of shape (..., N, N).
+
+    Cholesky of the symmetrized matrices; if any of them is not numerically positive
+    definite, the whole batch is done instead by an eigendecomposition with the
+    eigenvalues clipped at a small positive floor, which always succeeds and returns a
+    finite factor of the nearest positive semi-definite matrix.
+    """
+    r = 0.5 * (r + np.swapaxes(r, -1, -2))
+    try:
+        chol = np.linalg.cholesky(r)
+        if np.all(np.isfinite(chol)):
+            return chol
+    except np.linalg.LinAlgError:
+        pass
+    vals, vecs = np.linalg.eigh(r)
+    vals = np.maximum(vals, 1e-10)
+    return vecs * np.sqrt(vals)[..., None, :]
+
+
+def draw_correlated_shocks(r: np.ndarray, n_paths: int, rng: np.random.Generator,
+                           dist: str = "normal", nu: float | None = None) -> np.ndarray:
+    """Shocks ``z`` of shape (n_paths, N) with unit variances and correlation ``R``.
+
+    ``r`` is one (N, N) matrix for all paths or one per path, (n_paths, N, N).
+    ``dist="t"`` draws a multivariate Student-t scaled to unit variance,
+    ``z = sqrt((nu - 2) / W) M g`` with ``W ~ chi2(nu)`` shared by the series of a path.
+    """
+    n = r.shape[-1]
+    m = correlation_sqrt(r)
+    g = rng.standard_normal((n_paths, n))
+    z = np.einsum("...ij,...j->...i", m, g)
+    if dist == "t":
+        w = rng.chisquare(nu, size=(n_paths, 1))
+        z = z * np.sqrt((nu - 2.0) / w)
+    return z
