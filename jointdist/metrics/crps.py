@@ -9,6 +9,7 @@ from jointdist.metrics._arrays import (
     linear_quantiles,
     reduce_horizon,
     sorted_abs_deviation_sum,
+    sort_last,
     sorted_pair_sum,
     split_samples_obs,
     to_output,
@@ -27,7 +28,7 @@ def _crps_ensemble(obs: torch.Tensor, ens: torch.Tensor, estimator: str) -> torc
     from the sorted ensemble.
     """
     m = ens.shape[-1]
-    ens_sorted = torch.sort(ens, dim=-1).values
+    ens_sorted = sort_last(ens)
     to_obs = sorted_abs_deviation_sum(ens_sorted, obs) / m
     denom = m * (m - 1) if estimator == "fair" else m * m
     spread = (sorted_pair_sum(ens_sorted) / denom).unsqueeze(-1)
@@ -123,7 +124,7 @@ def crps_sum(y_true, y_samples, *, per_horizon=False, normalize=False, estimator
 
     batch = torch.broadcast_shapes(z_obs.shape[:-1], z_ens.shape[:-1])
     z_obs = z_obs.expand(batch + (1,))
-    z_sorted = torch.sort(z_ens, dim=-1).values.expand(batch + z_ens.shape[-1:])
+    z_sorted = sort_last(z_ens).expand(batch + z_ens.shape[-1:])
     levels = torch.tensor(GLUONTS_QUANTILE_LEVELS, dtype=z_sorted.dtype,
                           device=z_sorted.device)
     q = linear_quantiles(z_sorted, levels)  # (..., H, 19)

@@ -9,6 +9,7 @@ from jointdist.metrics._arrays import (
     check_sample_sets,
     mean_pairwise_distance,
     reduce_horizon,
+    sort_last,
     sorted_pair_sum,
     split_samples_obs,
     to_output,
@@ -149,9 +150,9 @@ def marginal_energy(samples_a, samples_b, *, per_horizon=False, per_target=False
     m, k = a.shape[-1], b.shape[-1]
     centre = 0.5 * (a.mean(dim=-1, keepdim=True) + b.mean(dim=-1, keepdim=True))
     a, b = a - centre, b - centre  # translation invariant; keeps the sums well scaled
-    s_aa = sorted_pair_sum(torch.sort(a, dim=-1).values)
-    s_bb = sorted_pair_sum(torch.sort(b, dim=-1).values)
-    s_all = sorted_pair_sum(torch.sort(torch.cat([a, b], dim=-1), dim=-1).values)
+    s_aa = sorted_pair_sum(sort_last(a))
+    s_bb = sorted_pair_sum(sort_last(b))
+    s_all = sorted_pair_sum(sort_last(torch.cat([a, b], dim=-1)))
     cross = 0.5 * (s_all - s_aa - s_bb) / (m * k)
     if estimator == "fair":
         self_a, self_b = s_aa / (m * (m - 1)), s_bb / (k * (k - 1))
