@@ -12,8 +12,9 @@ Subclasses implement two hooks, in the style of scikit-learn's mixture models:
     Learn from the (validated, float64) history -- or from its increments, for models
     with a ``returns`` parameter (see :meth:`BaseJointForecaster._history_increments`).
 ``_predict_samples(self, horizon, n_samples, rng)``
-    Return ``(n_samples, horizon, n_targets)`` samples; increment models return
-    increments and let :meth:`BaseJointForecaster._increments_to_levels` cumulate them.
+    Return a new ``(n_samples, horizon, n_targets)`` array of samples (the base may
+    overwrite it); increment models return increments, which the base cumulates into
+    paths with :func:`levels_from_increments`.
 """
 
 from __future__ import annotations
@@ -147,22 +148,32 @@ def increments_from_levels(y: np.ndarray, returns: str | None) -> np.ndarray:
 
 
 def levels_from_increments(last: np.ndarray, increments: np.ndarray,
-                           returns: str | None) -> np.ndarray:
+                           returns: str | None, *, overwrite: bool = False) -> np.ndarray:
     """Cumulate sampled increments ``(..., horizon, N)`` into paths starting at ``last``.
 
     The inverse of :func:`increments_from_levels`: the first step of every path is
     ``last`` moved by the first increment.  With ``returns=None`` the increments are
-    returned as they are.
+    returned as they are.  ``overwrite=True`` reuses the memory of a float64
+    ``increments`` array (no copy of what can be a large sample array).
     """
     _check_returns(returns)
     if returns is None:
         return increments
-    if returns == "diff":
-        return last + np.cumsum(increments, axis=-2)
+    out = increments if overwrite and increments.dtype == np.float64 else None
+    if returns == "pct":
+        # clip at -1 so that a path cannot cross zero into negative prices
+        growth = np.maximum(increments, -1.0, out=out)
+        growth += 1.0
+        paths = np.cumprod(growth, axis=-2, out=growth)
+        paths *= last
+        return paths
+    paths = np.cumsum(increments, axis=-2, out=out)
     if returns == "log":
-        return last * np.exp(np.cumsum(increments, axis=-2))
-    # pct: clip at -1 so that a path cannot cross zero into negative prices
-    return last * np.cumprod(1.0 + np.maximum(increments, -1.0), axis=-2)
+        np.exp(paths, out=paths)
+        paths *= last
+    else:
+        paths += last
+    return paths
 
 
 # --------------------------------------------------------------------------------------
@@ -275,7 +286,9 @@ class BaseJointForecaster(BaseEstimator):
             raise RuntimeError(f"{type(self).__name__}._predict_samples returned shape "
                                f"{samples.shape}, expected {expected}.")
         if self._uses_increments():
-            samples = levels_from_increments(self.last_observation_, samples, self.returns)
+            # the hook returns a fresh array (see the module docstring): cumulate in place
+            samples = levels_from_increments(self.last_observation_, samples, self.returns,
+                                             overwrite=True)
         return samples
 
     def predict_mean(self, horizon, n_samples=1000, random_state=None):

@@ -132,15 +132,20 @@ class HistoricalSimulation(BaseJointForecaster):
         if self.method != "filtered":
             return self.increments_[idx]  # (S, H, N): whole rows, dependence kept
 
-        z = self.residuals_[idx]  # (S, H, N)
+        # (H, S, N) layout: every step is one contiguous block, updated in place
+        out = self.residuals_[idx.T]  # standardized residuals, rescaled in place
         lam = self.ewma_decay
-        out = np.empty_like(z)
-        sigma2 = np.broadcast_to(self.sigma2_next_, z[:, 0].shape).copy()
-        for h in range(horizon):  # a loop over steps, vectorized over all paths
-            shock = np.sqrt(sigma2) * z[:, h]
-            out[:, h] = self.mean_ + shock
-            sigma2 = lam * sigma2 + (1.0 - lam) * shock**2
-        return out
+        sigma2 = np.broadcast_to(self.sigma2_next_, out.shape[1:]).copy()
+        scratch = np.empty_like(sigma2)
+        for shock in out:  # a loop over steps, vectorized over all paths
+            shock *= np.sqrt(sigma2, out=scratch)  # r - mean = sigma z
+            # EWMA update along each path: s2 <- lam s2 + (1 - lam) (r - mean)^2
+            sigma2 *= lam
+            np.square(shock, out=scratch)
+            scratch *= 1.0 - lam
+            sigma2 += scratch
+        out += self.mean_
+        return out.transpose(1, 0, 2)  # (S, H, N) view, no copy
 
 
 def _ewma_variance(x: np.ndarray, decay: float) -> np.ndarray:
