@@ -361,6 +361,15 @@ class BaseJointForecaster(BaseEstimator):
         keys = [(cv, side) for cv in cov.tolist() for side in ("lower", "upper")]
         return self._labelled_multi(flat, horizon, keys)
 
+    def to_sktime(self, **kwargs):
+        """This forecaster as an sktime forecaster (see :func:`jointdist.sktime.to_sktime`).
+
+        Keyword arguments (``n_samples``, ``point``, ``random_state``) go to the adapter.
+        """
+        from jointdist.sktime import to_sktime
+
+        return to_sktime(self, **kwargs)
+
     # ---------------------------------------------------------------- helpers
     def _uses_increments(self) -> bool:
         return hasattr(self, "returns")

@@ -366,11 +366,43 @@ def test_constant_series_raises():
 
 
 @settings(max_examples=8, deadline=None)
-@given(n_rows=st.integers(1, 30), n_targets=st.integers(1, 3))
+@given(n_rows=st.integers(1, 10), n_targets=st.integers(1, 3))
 def test_too_short_history_raises(n_rows, n_targets):
     y = np.cumsum(np.random.default_rng(n_rows).standard_normal((n_rows, n_targets)), 0)
     with pytest.raises(ValueError, match="at least"):
         DCCGarchForecaster().fit(y)
+
+
+def test_constant_increments_deterministic():
+    """A straight line and a constant series are continued without noise; the other
+    targets get the same model as when fitted alone."""
+    rng = np.random.default_rng(1)
+    walk = np.cumsum(rng.standard_normal((300, 2)) @ [[1.0, 0.6], [0.0, 0.8]], axis=0)
+    y = np.column_stack([walk[:, 0], np.arange(300.0) * 0.5, walk[:, 1], np.full(300, 7.0)])
+    model = DCCGarchForecaster(constant_increments="deterministic", random_state=0).fit(y)
+    np.testing.assert_array_equal(model.deterministic_targets_, [False, True, False, True])
+    alone = DCCGarchForecaster(random_state=0).fit(walk)
+    np.testing.assert_allclose(model.dcc_params_.values, alone.dcc_params_.values)
+    np.testing.assert_allclose(model.next_covariance_[np.ix_([0, 2], [0, 2])],
+                               alone.next_covariance_)
+    assert model.next_covariance_[1].tolist() == [0.0] * 4
+    assert model.garch_params_.loc[1, "mu"] == pytest.approx(0.5)
+    s = model.predict_samples(6, 400)
+    np.testing.assert_allclose(s[:, :, 1], np.tile(149.5 + 0.5 * np.arange(1, 7), (400, 1)))
+    assert (s[:, :, 3] == 7.0).all()
+    np.testing.assert_array_equal(s[:, :, [0, 2]], alone.predict_samples(6, 400))
+    # nothing but deterministic targets
+    only = DCCGarchForecaster(constant_increments="deterministic").fit(y[:, [1, 3]])
+    np.testing.assert_allclose(only.predict_samples(2, 3)[:, -1], np.tile([150.5, 7.0], (3, 1)))
+    with pytest.raises(ValueError, match="constant_increments"):
+        DCCGarchForecaster(constant_increments="drop").fit(y)
+
+
+def test_short_history_fits_with_a_warning():
+    y = np.cumsum(np.random.default_rng(0).standard_normal((40, 2)), axis=0)
+    with pytest.warns(UserWarning, match="fewer than 100"):
+        model = DCCGarchForecaster(random_state=0).fit(y)
+    assert np.isfinite(model.predict_samples(5, 50)).all()
 
 
 def test_more_targets_than_increments_allow_raises():
@@ -436,5 +468,6 @@ def test_sklearn_parameters_roundtrip():
     model = DCCGarchForecaster(dist="t", dcc_dist="normal", asymmetric=True, random_state=3)
     params = model.get_params()
     assert params == {"returns": "diff", "mean": "constant", "dist": "t",
-                      "dcc_dist": "normal", "asymmetric": True, "random_state": 3}
+                      "dcc_dist": "normal", "asymmetric": True,
+                      "constant_increments": "raise", "random_state": 3}
     assert clone(model).get_params() == params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -11,12 +13,14 @@ from jointdist.models.dcc_garch.dcc import (
     draw_correlated_shocks,
     fit_dcc,
 )
-from jointdist.models.dcc_garch.univariate import DISTRIBUTIONS, MEANS, fit_garch
+from jointdist.models.dcc_garch.univariate import DISTRIBUTIONS, MEANS, fit_garch, is_constant
 
 __all__ = ["DCCGarchForecaster"]
 
 #: Fewest increments a fit accepts (and more than the number of targets).
-MIN_INCREMENTS = 30
+MIN_INCREMENTS = 10
+#: Below this many increments the fit works but warns that the estimates are unreliable.
+RELIABLE_INCREMENTS = 100
 
 
 class DCCGarchForecaster(BaseJointForecaster):
@@ -55,11 +59,21 @@ class DCCGarchForecaster(BaseJointForecaster):
         estimates.
     asymmetric : bool, default=False
         Add the GJR leverage term ``gamma 1{eps < 0} eps^2`` to each variance equation.
+    constant_increments : {"raise", "deterministic"}, default="raise"
+        What to do with a target whose increments never vary (a constant series, or a
+        straight line under ``returns="diff"``), for which a GARCH model is undefined:
+        raise a ``ValueError``, or continue it deterministically (zero volatility, no
+        correlation with the others, listed in ``deterministic_targets_``) while the
+        other targets get the DCC-GARCH model.
     random_state : int, numpy.random.Generator or None, default=None
         Seed used by ``predict_samples`` when it is called without one.
 
     Attributes
     ----------
+    deterministic_targets_ : ndarray of bool of shape (n_targets,)
+        Targets continued deterministically (see ``constant_increments``); their rows
+        of the attributes below hold zero volatility, zero residuals, identity
+        correlation and a NaN log-likelihood.
     garch_params_ : pandas.DataFrame of shape (n_targets, n_params)
         Stage-1 parameters per target (rows named like the targets), in the units of
         the increments: ``mu``, ``omega``, ``alpha``, ``gamma`` (only if
@@ -131,12 +145,13 @@ class DCCGarchForecaster(BaseJointForecaster):
     """
 
     def __init__(self, *, returns="diff", mean="constant", dist="normal", dcc_dist=None,
-                 asymmetric=False, random_state=None):
+                 asymmetric=False, constant_increments="raise", random_state=None):
         self.returns = returns
         self.mean = mean
         self.dist = dist
         self.dcc_dist = dcc_dist
         self.asymmetric = asymmetric
+        self.constant_increments = constant_increments
         self.random_state = random_state
 
     # ---------------------------------------------------------------- validation
@@ -150,6 +165,9 @@ class DCCGarchForecaster(BaseJointForecaster):
                              f"{self.dcc_dist!r}.")
         if not isinstance(self.asymmetric, (bool, np.bool_)):
             raise ValueError(f"asymmetric must be a bool; got {self.asymmetric!r}.")
+        if self.constant_increments not in ("raise", "deterministic"):
+            raise ValueError("constant_increments must be 'raise' or 'deterministic'; got "
+                             f"{self.constant_increments!r}.")
 
     def _min_history_length(self, n_targets: int) -> int:
         self._check_params()
@@ -160,19 +178,44 @@ class DCCGarchForecaster(BaseJointForecaster):
         self._check_params()
         increments = self._history_increments(y)
         n_obs, n_targets = increments.shape  # the base checked the length (_min_history_length)
+        if n_obs < RELIABLE_INCREMENTS:
+            warnings.warn(f"DCCGarchForecaster fitted on {n_obs} increments: GARCH and DCC "
+                          f"estimates from fewer than {RELIABLE_INCREMENTS} are unreliable.",
+                          UserWarning, stacklevel=3)
         names = list(self.columns_) if self.columns_ is not None else list(range(n_targets))
         self.dcc_dist_ = self.dcc_dist if self.dcc_dist is not None else self.dist
 
+        # Targets whose increments never vary (a constant series, a straight line) have
+        # no GARCH model: refuse them, or continue them deterministically.
+        constant = np.array([is_constant(increments[:, i]) for i in range(n_targets)])
+        if constant.any() and self.constant_increments == "raise":
+            raise ValueError(f"The increments of target {names[int(np.argmax(constant))]!r} "
+                             "are constant; a GARCH model needs a series that varies. Drop "
+                             "it, or pass constant_increments='deterministic' to continue "
+                             "such targets without noise.")
+        self.deterministic_targets_ = constant
+        self._deterministic_increment = increments[0, constant].copy()
+        stochastic = ~constant
+        if stochastic.sum() == 0:
+            self._fit_all_deterministic(names, n_obs)
+            return self
+        self._fit_stochastic(increments[:, stochastic],
+                             [n for n, keep in zip(names, stochastic) if keep])
+        if constant.any():
+            self._embed_deterministic(names, n_obs)
+        return self
+
+    def _fit_stochastic(self, increments, names):
+        """Stage 1 and stage 2 on targets whose increments vary."""
+        n_obs = increments.shape[0]
         # Stage 1: one arch GARCH(1,1) per target, on unit-variance data.
         fits = [fit_garch(increments[:, i], mean=self.mean, dist=self.dist,
                           asymmetric=self.asymmetric, name=names[i])
-                for i in range(n_targets)]
+                for i in range(increments.shape[1])]
         self.scale_ = np.array([f.scale for f in fits])
         self.garch_results_ = [f.result for f in fits]
-        columns = ["mu", "omega", "alpha"] + (["gamma"] if self.asymmetric else []) + ["beta"]
-        columns += ["nu"] if self.dist == "t" else []
         self.garch_params_ = pd.DataFrame([f.params_in_data_units() for f in fits],
-                                          index=pd.Index(names), columns=columns)
+                                          index=pd.Index(names), columns=self._param_names())
         self.garch_loglikelihood_ = pd.Series(
             [f.loglikelihood - n_obs * np.log(f.scale) for f in fits], index=pd.Index(names),
             name="loglikelihood")
@@ -212,22 +255,94 @@ class DCCGarchForecaster(BaseJointForecaster):
         }
         self._sigma2_next = np.array([f.sigma2_next for f in fits])
         self._q_next = dcc.q[-1]
+        self._q_bar_fit = dcc.qbar  # the recursion's target, on the stochastic targets
         self.next_volatility_ = np.sqrt(self._sigma2_next) * self.scale_
         self.next_covariance_ = (self.next_correlation_ * self.next_volatility_[:, None]
                                  * self.next_volatility_[None, :])
-        return self
+
+    def _param_names(self) -> list[str]:
+        columns = ["mu", "omega", "alpha"] + (["gamma"] if self.asymmetric else []) + ["beta"]
+        return columns + (["nu"] if self.dist == "t" else [])
+
+    def _embed_deterministic(self, names, n_obs):
+        """Grow the fitted attributes to all targets: deterministic ones have zero
+        volatility, zero residuals and no correlation with anything."""
+        keep = ~self.deterministic_targets_
+        n = keep.size
+
+        def vector(sub, fill):
+            out = np.full(sub.shape[:-1] + (n,), fill, dtype=np.float64)
+            out[..., keep] = sub
+            return out
+
+        def matrix(sub):
+            out = np.broadcast_to(np.eye(n), sub.shape[:-2] + (n, n)).copy()
+            out[..., np.ix_(keep, keep)[0], np.ix_(keep, keep)[1]] = sub
+            return out
+
+        params = pd.DataFrame(0.0, index=pd.Index(names), columns=self._param_names())
+        params.loc[self.garch_params_.index] = self.garch_params_
+        fixed = [nm for nm, c in zip(names, self.deterministic_targets_) if c]
+        params.loc[fixed, "mu"] = self._deterministic_increment
+        if "nu" in params:
+            params.loc[fixed, "nu"] = np.nan
+        self.garch_params_ = params
+        ll = pd.Series(np.nan, index=pd.Index(names), name="loglikelihood")
+        ll.loc[self.garch_loglikelihood_.index] = self.garch_loglikelihood_
+        self.garch_loglikelihood_ = ll
+        self.scale_ = vector(self.scale_, 1.0)
+        self.conditional_volatility_ = vector(self.conditional_volatility_, 0.0)
+        self.standardized_residuals_ = vector(self.standardized_residuals_, 0.0)
+        self.next_volatility_ = vector(self.next_volatility_, 0.0)
+        self.qbar_ = matrix(self.qbar_)
+        self.conditional_correlation_ = matrix(self.conditional_correlation_)
+        self.next_correlation_ = matrix(self.next_correlation_)
+        self.next_covariance_ = (self.next_correlation_ * self.next_volatility_[:, None]
+                                 * self.next_volatility_[None, :])
+
+    def _fit_all_deterministic(self, names, n_obs):
+        n = len(names)
+        self.garch_results_ = []
+        params = pd.DataFrame(0.0, index=pd.Index(names), columns=self._param_names())
+        params["mu"] = self._deterministic_increment
+        if "nu" in params:
+            params["nu"] = np.nan
+        self.garch_params_ = params
+        self.garch_loglikelihood_ = pd.Series(np.nan, index=pd.Index(names),
+                                              name="loglikelihood")
+        self.scale_ = np.ones(n)
+        self.conditional_volatility_ = np.zeros((n_obs, n))
+        self.standardized_residuals_ = np.zeros((n_obs, n))
+        self.dcc_params_ = pd.Series({"a": 0.0, "b": 0.0}, name="dcc_params")
+        self.dcc_converged_ = True
+        self.qbar_ = np.eye(n)
+        self.dcc_loglikelihood_ = self.ccc_loglikelihood_ = self.loglikelihood_ = np.nan
+        self.conditional_correlation_ = np.broadcast_to(np.eye(n), (n_obs, n, n)).copy()
+        self.next_correlation_ = np.eye(n)
+        self.next_volatility_ = np.zeros(n)
+        self.next_covariance_ = np.zeros((n, n))
 
     # ---------------------------------------------------------------- sampling
     def _predict_samples(self, horizon, n_samples, rng):
+        constant = self.deterministic_targets_
+        out = np.empty((n_samples, horizon, self.n_targets_))
+        out[:, :, constant] = self._deterministic_increment
+        if not constant.all():
+            out[:, :, ~constant] = self._simulate_stochastic(horizon, n_samples, rng)
+        return out
+
+    def _simulate_stochastic(self, horizon, n_samples, rng):
+        """Joint GARCH + DCC recursion of the targets whose increments vary."""
         p = self._garch_state
         a, b = float(self.dcc_params_["a"]), float(self.dcc_params_["b"])
         nu = float(self.dcc_params_["nu"]) if self.dcc_dist_ == "t" else None
-        qbar = self.qbar_
-        n_targets = self.n_targets_
+        keep = ~self.deterministic_targets_
+        qbar = self._q_bar_fit
+        n_targets = int(keep.sum())
         out = np.empty((n_samples, horizon, n_targets))
         sigma2 = np.broadcast_to(self._sigma2_next, (n_samples, n_targets))
         q = self._q_next  # the same for all paths at the first step
-        r = self.next_correlation_
+        r = self.next_correlation_[np.ix_(keep, keep)]
         for h in range(horizon):  # sequential in time, vectorized over paths
             z = draw_correlated_shocks(r, n_samples, rng, dist=self.dcc_dist_, nu=nu)
             eps = np.sqrt(sigma2) * z
@@ -238,7 +353,7 @@ class DCCGarchForecaster(BaseJointForecaster):
                 sigma2 = p["omega"] + alpha * eps**2 + p["beta"] * sigma2
                 q = ((1.0 - a - b) * qbar + a * (z[:, :, None] * z[:, None, :]) + b * q)
                 r = correlation_from_q(q)
-        out *= self.scale_
+        out *= self.scale_[keep]
         if not np.all(np.isfinite(out)):  # pragma: no cover - guarded above; fail loudly
             raise FloatingPointError("DCC-GARCH simulation produced non-finite values; "
                                      "the fitted model is degenerate (check dcc_params_ "

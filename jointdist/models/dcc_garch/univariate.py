@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["GarchFit", "fit_garch", "garch_variance_step", "MEANS", "DISTRIBUTIONS"]
+__all__ = ["GarchFit", "fit_garch", "garch_variance_step", "is_constant", "MEANS", "DISTRIBUTIONS"]
 
 #: Mean models (jointdist name -> arch name).
 MEANS = {"constant": "Constant", "zero": "Zero"}
@@ -91,6 +91,13 @@ def build_arch_model(x: np.ndarray, *, mean: str = "constant", dist: str = "norm
                       dist=DISTRIBUTIONS[dist], rescale=False)
 
 
+def is_constant(x: np.ndarray) -> bool:
+    """Whether a series is constant up to rounding (its GARCH model is undefined)."""
+    x = np.asarray(x, dtype=np.float64)
+    scale = float(np.std(x))
+    return not np.isfinite(scale) or scale <= 1e-12 * max(1.0, float(np.max(np.abs(x))))
+
+
 def fit_garch(x: np.ndarray, *, mean: str = "constant", dist: str = "normal",
               asymmetric: bool = False, name: Any = 0) -> GarchFit:
     """Fit a GARCH(1,1) (GJR if ``asymmetric``) to one series of increments.
@@ -117,7 +124,7 @@ def fit_garch(x: np.ndarray, *, mean: str = "constant", dist: str = "normal",
     """
     x = np.asarray(x, dtype=np.float64)
     scale = float(np.std(x))
-    if not np.isfinite(scale) or scale <= 1e-12 * max(1.0, float(np.max(np.abs(x)))):
+    if is_constant(x):
         raise ValueError(f"The increments of target {name!r} are constant; a GARCH model "
                          "needs a series that varies. Drop it or model it separately.")
     model = build_arch_model(x / scale, mean=mean, dist=dist, asymmetric=asymmetric)
