@@ -87,3 +87,12 @@ def test_plots_return_figures():
         plot_fan_chart(samples[0])
     with pytest.raises(ValueError, match="columns"):
         plot_metric_by_horizon(res.drop(columns="metric"))
+
+
+def test_oracle_energy_distance_equals_the_metric():
+    from jointdist.metrics import energy_distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(60, 4, 3)), rng.normal(size=(80, 4, 3)) + 0.2
+    np.testing.assert_allclose(oracle_scores(a, b)["energy_distance"],
+                               energy_distance(a, b, per_horizon=True), rtol=1e-10)
