@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 
 from jointdist.base import BaseJointForecaster
 from jointdist.device import resolve_device
-from jointdist.models import DCCGarchForecaster, HistoricalSimulation
+from jointdist.models import DCCGarchForecaster, HistoricalSimulation, JointFMForecaster
 
 __version__ = "0.1.0.dev0"
 
@@ -17,6 +17,7 @@ __all__ = [
     "BaseJointForecaster",
     "DCCGarchForecaster",
     "HistoricalSimulation",
+    "JointFMForecaster",
     "NotFittedError",
     "resolve_device",
     "__version__",

@@ -185,10 +185,11 @@ class BaseJointForecaster(BaseEstimator):
     Subclasses store their hyper-parameters in ``__init__`` (nothing else), implement
     ``_fit`` and ``_predict_samples`` and may override ``_min_history_length``.  Models
     with a ``returns`` parameter work on increments and get their sample paths
-    cumulated back to levels by the base class.
+    cumulated back to levels by the base class.  The attributes below are set by
+    :meth:`fit`.
 
-    Attributes set by :meth:`fit`
-    -----------------------------
+    Attributes
+    ----------
     n_targets_ : int
         Number of target series seen in ``fit``.
     n_timesteps_ : int

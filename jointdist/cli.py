@@ -41,11 +41,18 @@ def _dcc(seed):
     return DCCGarchForecaster(random_state=seed)
 
 
+def _jointfm(seed):
+    from jointdist.models import JointFMForecaster
+
+    return JointFMForecaster(random_state=seed)
+
+
 #: Model names of the command line and the factories that build them (seed -> model).
 MODELS = {
     "hs": _historical,
     "hs-filtered": _historical_filtered,
     "dcc": _dcc,
+    "jointfm": _jointfm,
 }
 
 
@@ -237,7 +244,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jointdist`` command."""
-    parser = argparse.ArgumentParser(prog="jointdist", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="jointdist",
+        description="Joint probabilistic forecasts of coupled time series: a demo (the "
+                    "default), forecasts from CSV files, the SDE benchmark, data sets.")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="fit forecasters on built-in data and print scores")
     demo.add_argument("--targets", type=int, default=4, help="number of series (4)")
@@ -269,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--targets", type=int, default=10)
     bm.add_argument("--samples", type=int, default=1000)
     bm.add_argument("--futures", type=int, default=1000)
-    bm.add_argument("--models", default="hs,dcc", help="comma-separated: " + ", ".join(MODELS))
+    bm.add_argument("--models", default="hs,dcc,jointfm",
+                    help="comma-separated: " + ", ".join(MODELS))
     bm.add_argument("--seed", type=int, default=20261122)
     bm.add_argument("--out-dir", default="benchmark_output")
     bm.set_defaults(func=_benchmark)

@@ -278,3 +278,13 @@ def test_check_estimator_dcc_garch():
         to_sktime(DCCGarchForecaster(constant_increments="deterministic"), n_samples=200))
     assert len(results) > 300
     assert not failed
+
+
+@pytest.mark.slow
+def test_check_estimator_jointfm():
+    from jointdist.models import JointFMForecaster
+
+    results, failed = _run_check_estimator(
+        to_sktime(JointFMForecaster(device="cpu"), n_samples=200))
+    assert len(results) > 300
+    assert not failed

@@ -2,5 +2,6 @@
 
 from jointdist.models.dcc_garch import DCCGarchForecaster
 from jointdist.models.historical import HistoricalSimulation
+from jointdist.models.jointfm import JointFMForecaster
 
-__all__ = ["DCCGarchForecaster", "HistoricalSimulation"]
+__all__ = ["DCCGarchForecaster", "HistoricalSimulation", "JointFMForecaster"]

@@ -58,6 +58,7 @@ PAPER_VARIANTS = {
     "lag": dict(mode="lag", tau_max=(0, 8)),
     "regime": dict(mode="regime", n_regimes=(2, 6)),
 }
+#: Dataset variants of :func:`load_dynlmc`: the paper's four plus the two static sources.
 DYNLMC_VARIANTS = ("drift", "lag", "regime", "combined", "lmc", "kernelsynth")
 
 

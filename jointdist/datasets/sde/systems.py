@@ -66,6 +66,7 @@ __all__ = [
     "sample_systems",
 ]
 
+#: Highest curriculum level (levels run from 0 to 9, seed 000 Table 1).
 MAX_LEVEL = 9
 
 #: One line per curriculum level (seed 000, Table 1).

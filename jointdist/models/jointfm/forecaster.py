@@ -1,0 +1,334 @@
+"""JointFMForecaster: zero-shot joint sample paths from a pretrained JointFM."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import threading
+import warnings
+
+import numpy as np
+import torch
+
+from jointdist.base import BaseJointForecaster, check_horizon, check_n_samples, \
+    check_target_array
+from jointdist.models.jointfm.heads import JointSkewTMixture
+from jointdist.models.jointfm.weights import load_weights, resolve_checkpoint
+
+__all__ = ["JointFMForecaster"]
+
+#: Fewest history rows accepted: the increment normalization needs two increments.
+MIN_HISTORY_ROWS = 3
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached_model(checkpoint, device):
+    """Load a checkpoint once per (file, device); forecasters share the frozen module."""
+    stem = resolve_checkpoint(checkpoint)
+    key = (str(stem.resolve()), str(device))
+    pt = stem.with_suffix(".pt")
+    mtime = pt.stat().st_mtime_ns if pt.is_file() else None
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+        model = load_weights(stem, device=device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        _CACHE[key] = (mtime, model)
+        return model
+
+
+class JointFMForecaster(BaseJointForecaster):
+    """Zero-shot joint forecasts from a pretrained JointFM network (seed 000).
+
+    ``fit`` only stores the most recent ``context_length`` rows of the history (no
+    parameters are estimated); ``predict_samples`` runs the network once and draws
+    coherent sample paths from the chosen distributional head (see
+    :mod:`jointdist.models.jointfm.heads`).
+
+    Parameters
+    ----------
+    checkpoint : "default", str or Path, default="default"
+        Weights to use: "default" is the checkpoint shipped in
+        ``jointdist/models/jointfm/weights``; otherwise the stem or ``.pt`` file of a
+        checkpoint written by :func:`~jointdist.models.jointfm.save_weights` (``.pt`` +
+        ``.json`` + ``.sha256``).  The hash is verified when loading.
+    head : {"skewt", "gmm"} or None, default=None
+        Distributional head; None is the first head of the checkpoint's config.
+    device : str or torch.device, default="auto"
+        See :func:`jointdist.resolve_device`.
+    n_samples_batch : int, default=10000
+        Samples drawn per chunk (bounds memory; the result does not depend on it for a
+        given seed only when it is not smaller than ``n_samples``).
+    context_length : int or None, default=None
+        Use at most this many recent rows (None: the model's ``context_length``).
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of ``predict_samples`` calls made without one.
+
+    Attributes
+    ----------
+    model_ : JointFM
+        The network (shared with other forecasters of the same checkpoint until
+        :meth:`finetune` makes a private copy).
+    context_ : ndarray of shape (n_context, n_targets)
+        The stored context (the last rows of ``y``).
+    features_ : ndarray of shape (n_context, n_features) or None
+    n_targets_, n_timesteps_, columns_, index_, last_observation_ :
+        As in :class:`~jointdist.base.BaseJointForecaster`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jointdist.models.jointfm import JointFMForecaster
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=(300, 3)), axis=0)
+    >>> fc = JointFMForecaster(random_state=0).fit(y)
+    >>> fc.predict_samples(horizon=10, n_samples=100).shape
+    (100, 10, 3)
+    """
+
+    _accepts_exogenous = True
+
+    def __init__(self, checkpoint="default", *, head=None, device="auto",
+                 n_samples_batch=10000, context_length=None, random_state=None):
+        self.checkpoint = checkpoint
+        self.head = head
+        self.device = device
+        self.n_samples_batch = n_samples_batch
+        self.context_length = context_length
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _load(self):
+        from jointdist.device import resolve_device
+
+        dev = resolve_device(self.device)
+        model = _cached_model(self.checkpoint, dev)
+        head = self.head if self.head is not None else model.config.heads[0]
+        if head not in model.config.heads:
+            raise ValueError(f"head={self.head!r} is not in this checkpoint; it has "
+                             f"{list(model.config.heads)}.")
+        if isinstance(self.n_samples_batch, bool) or not isinstance(
+                self.n_samples_batch, numbers.Integral) or self.n_samples_batch < 1:
+            raise ValueError(f"n_samples_batch must be a positive integer; got "
+                             f"{self.n_samples_batch!r}.")
+        return model, head, dev
+
+    def _max_context(self, model) -> int:
+        T = model.config.context_length
+        if self.context_length is None:
+            return T
+        if isinstance(self.context_length, bool) or not isinstance(
+                self.context_length, numbers.Integral) or not \
+                self._min_context(model) <= self.context_length <= T:
+            raise ValueError(f"context_length must be an integer in "
+                             f"[{self._min_context(model)}, {T}]; got {self.context_length!r}.")
+        return int(self.context_length)
+
+    @staticmethod
+    def _min_context(model) -> int:
+        # shorter contexts are masked; training shortened contexts down to two patches
+        return 2 * model.config.patch_size
+
+    def _min_history_length(self, n_targets: int) -> int:
+        return MIN_HISTORY_ROWS
+
+    def _warn_short(self, n_rows, model, what="y"):
+        if n_rows < self._min_context(model):
+            warnings.warn(f"{what} has {n_rows} rows, fewer than the {self._min_context(model)}"
+                          " the network was trained with at least: the missing steps are "
+                          "masked, and the forecast is an extrapolation of what it learned.",
+                          UserWarning, stacklevel=4)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, y, X):
+        model, head, _ = self._load()
+        T = self._max_context(model)
+        self._warn_short(y.shape[0], model)
+        self.model_ = model
+        self.head_ = head
+        self.context_ = y[-T:].astype(np.float32)
+        self.features_ = None if X is None else X[-T:].astype(np.float32)
+
+    def _forward(self, contexts, features, time_mask, target_mask, horizon):
+        model = self.model_
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            out = model(torch.as_tensor(contexts, device=dev),
+                        time_mask=None if time_mask is None else torch.as_tensor(
+                            time_mask, device=dev),
+                        target_mask=None if target_mask is None else torch.as_tensor(
+                            target_mask, device=dev),
+                        features=None if features is None else torch.as_tensor(
+                            features, device=dev),
+                        horizon=horizon, heads=[self.head_])
+        return out
+
+    def _check_horizon_fits(self, horizon):
+        H = self.model_.config.max_horizon
+        if horizon > H:
+            raise ValueError(f"horizon={horizon} exceeds the checkpoint's max_horizon={H}; "
+                             "JointFM predicts at most that many steps ahead.")
+
+    def _draw(self, out, n_samples, rng):
+        """Samples (B, n, H, N) float64 in observed units, drawn in chunks."""
+        dist = out.distributions[self.head_]
+        dev = dist.loc.device
+        gen = torch.Generator(device=dev).manual_seed(int(rng.integers(0, 2**62)))
+        chunks, left = [], n_samples
+        while left > 0:
+            n = min(left, int(self.n_samples_batch))
+            kw = {"gamma_rng": rng} if isinstance(dist, JointSkewTMixture) else {}
+            chunks.append(dist.sample_numpy(n, generator=gen, affine=(out.loc, out.scale),
+                                            **kw))  # (B, n, H, N) float64
+            left -= n
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
+
+    # ------------------------------------------------------------------ sampling
+    def _predict_samples(self, horizon, n_samples, rng):
+        self._check_horizon_fits(horizon)
+        feats = None if self.features_ is None else self.features_[None]
+        out = self._forward(self.context_[None], feats, None, None, horizon)
+        return self._draw(out, n_samples, rng)[0]
+
+    def predict_samples_batch(self, histories, horizon, n_samples=1000, random_state=None):
+        """Zero-shot sample paths for many series sets at once (one forward pass).
+
+        Uses the forecaster's checkpoint and head; ``fit`` is not needed.
+
+        Parameters
+        ----------
+        histories : sequence of array-like of shape (n_timesteps_i, n_targets_i)
+            Histories of possibly different lengths and numbers of targets; each is cut
+            to its last ``context_length`` rows and padded/masked internally.
+        horizon : int
+        n_samples : int, default=1000
+        random_state : int, Generator or None, default=None
+
+        Returns
+        -------
+        ndarray of shape (n_series, n_samples, horizon, n_targets) when all series sets
+        have the same number of targets, else a list of (n_samples, horizon, n_targets_i)
+        arrays.
+        """
+        horizon = check_horizon(horizon)
+        n_samples = check_n_samples(n_samples)
+        model, head, _ = self._load()
+        if not hasattr(self, "model_"):
+            self.model_, self.head_ = model, head
+        self._check_horizon_fits(horizon)
+        T = self._max_context(self.model_)
+        if isinstance(histories, np.ndarray) and histories.ndim == 3:
+            histories = list(histories)
+        if not isinstance(histories, (list, tuple)) or len(histories) == 0:
+            raise ValueError("histories must be a non-empty sequence of 2-D arrays or a "
+                             "3-D array (n_series, n_timesteps, n_targets).")
+        arrays = []
+        for i, h in enumerate(histories):
+            a = check_target_array(h, name=f"histories[{i}]")
+            if a.shape[0] < MIN_HISTORY_ROWS:
+                raise ValueError(f"histories[{i}] has {a.shape[0]} rows; JointFM needs at "
+                                 f"least {MIN_HISTORY_ROWS}.")
+            self._warn_short(a.shape[0], self.model_, what=f"histories[{i}]")
+            arrays.append(a[-T:].astype(np.float32))
+        S = len(arrays)
+        L = max(a.shape[0] for a in arrays)
+        N = max(a.shape[1] for a in arrays)
+        ctx = np.zeros((S, L, N), np.float32)
+        tmask = np.zeros((S, L), bool)
+        vmask = np.zeros((S, N), bool)
+        for i, a in enumerate(arrays):
+            ctx[i, L - a.shape[0]:, :a.shape[1]] = a
+            # left padding repeats the first row (the model masks it anyway)
+            ctx[i, :L - a.shape[0], :a.shape[1]] = a[0]
+            tmask[i, L - a.shape[0]:] = True
+            vmask[i, :a.shape[1]] = True
+        out = self._forward(ctx, None, tmask, vmask, horizon)
+        samples = self._draw(out, n_samples, self._rng(random_state))
+        if all(a.shape[1] == N for a in arrays):
+            return samples
+        return [samples[i, :, :, :a.shape[1]] for i, a in enumerate(arrays)]
+
+    # ------------------------------------------------------------------ finetuning
+    def finetune(self, y=None, *, steps=100, lr=1e-4, batch_size=16, horizon=None,
+                 random_state=None):
+        """Fine-tune a private copy of the network on windows of one history.
+
+        Windows of the history are split into a context (the rows before a cut) and the
+        next ``horizon`` rows; the loss is the NLL of those rows (one future per window,
+        all heads).  The forecaster is then refitted on ``y`` with the tuned network;
+        a later :meth:`fit` starts again from the checkpoint (fit resets the state).
+
+        Parameters
+        ----------
+        y : array-like of shape (n_timesteps, n_targets) or None
+            History; None uses the one given to ``fit``.
+        steps : int, default=100
+        lr : float, default=1e-4
+        batch_size : int, default=16
+        horizon : int or None
+            Future length of the windows; None is ``min(max_horizon, n_timesteps // 4)``.
+        random_state : int or None
+
+        Returns
+        -------
+        self
+        """
+        from types import SimpleNamespace
+
+        from jointdist.models.jointfm.training import jointfm_loss
+
+        if y is None:
+            if not hasattr(self, "context_"):
+                raise ValueError("finetune needs y, or a fitted forecaster.")
+            values = self.context_.astype(np.float64)
+        else:
+            values = check_target_array(y, name="y")
+        steps = check_n_samples(steps)
+        model, _, dev = self._load()
+        c = model.config
+        min_ctx = self._min_context(model)
+        H = min(c.max_horizon, values.shape[0] // 4) if horizon is None else check_horizon(horizon)
+        H = min(H, c.max_horizon)
+        if values.shape[0] < min_ctx + H:
+            raise ValueError(f"finetune needs at least {min_ctx + H} rows "
+                             f"({min_ctx} of context + horizon {H}); y has {values.shape[0]}.")
+        net = copy.deepcopy(getattr(self, "model_", model)).to(dev)
+        for p in net.parameters():
+            p.requires_grad_(True)
+        net.train()
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
+        rng = np.random.default_rng(random_state)
+        data = torch.as_tensor(values, dtype=torch.float32, device=dev)
+        T = c.context_length
+        n_rows = values.shape[0]
+        for _ in range(steps):
+            cuts = rng.integers(min_ctx, n_rows - H + 1, batch_size)
+            ctx = torch.zeros(batch_size, T, values.shape[1], device=dev)
+            tmask = torch.zeros(batch_size, T, dtype=torch.bool, device=dev)
+            fut = torch.stack([data[k:k + H] for k in cuts]).unsqueeze(1)  # (B, 1, H, N)
+            for i, k in enumerate(cuts):
+                seg = data[max(0, k - T):k]
+                ctx[i, T - seg.shape[0]:] = seg
+                ctx[i, :T - seg.shape[0]] = seg[0]
+                tmask[i, T - seg.shape[0]:] = True
+            batch = SimpleNamespace(context=ctx, futures=fut, context_features=None,
+                                    target_mask=torch.ones(batch_size, values.shape[1],
+                                                           dtype=torch.bool, device=dev))
+            loss, _ = jointfm_loss(net, batch, time_mask=tmask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+        net.eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.finetune_loss_ = float(loss.detach())
+        self.model_ = net
+        if y is not None:
+            fitted_model = net
+            self.fit(y)
+            self.model_ = fitted_model
+        return self

@@ -1,0 +1,257 @@
+"""The JointFM network: patch embedding, variable-factored attention, horizon decoder.
+
+Seed 000, Sec. 3.3 ("Variable-Factored Attention"): tokens live on a
+``[batch, variable, patch, d]`` grid; each block attends over patches within every
+variable, then over variables at every patch position.  The variable axis carries no
+positional encoding, so the network is permutation-equivariant in the targets and takes
+any number of them (and of feature series, which get a learned type embedding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jointdist.models.jointfm.config import JointFMConfig
+from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
+
+__all__ = ["JointFM", "JointFMOutput", "normalize_context"]
+
+
+@dataclass
+class JointFMOutput:
+    """What :meth:`JointFM.forward` returns.
+
+    Attributes
+    ----------
+    distributions : dict of str to distribution
+        One :class:`~jointdist.models.jointfm.heads.JointGaussianMixture` /
+        :class:`~jointdist.models.jointfm.heads.JointSkewTMixture` per head, over the
+        futures in *normalized* units, batch shape (B, horizon), event shape (N,).
+    loc, scale : tensors (B, N)
+        The normalization: ``x = loc + scale * z`` maps normalized ``z`` to observed units.
+    target_mask : bool tensor (B, N)
+    """
+
+    distributions: dict
+    loc: torch.Tensor
+    scale: torch.Tensor
+    target_mask: torch.Tensor
+
+    def normalize(self, y):
+        """Observed values (..., B, H, N) -> normalized units (padded targets -> 0)."""
+        z = (y - self.loc[:, None, :]) / self.scale[:, None, :]
+        return z * self.target_mask[:, None, :].to(z.dtype)
+
+    def denormalize(self, z):
+        """Normalized values (..., B, H, N) -> observed units."""
+        return self.loc[:, None, :] + self.scale[:, None, :] * z
+
+
+def normalize_context(x, time_mask, mode: str):
+    """Per-series normalization of a context.
+
+    Parameters
+    ----------
+    x : tensor (B, T, V)
+    time_mask : bool tensor (B, T), True where observed (a right-aligned suffix)
+    mode : {"increment", "increment_stats", "revin"}
+
+    Returns
+    -------
+    z : tensor (B, T, V), normalized (0 where not observed)
+    loc, scale : tensors (B, V)
+    stats : tensor (B, V, 4) summary statistics (used by ``"increment_stats"``)
+    anchor, step : tensors (B, V), normalized last value and increment size
+    """
+    m = time_mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+    n = m.sum(1).clamp_min(1.0)
+    mean = (x * m).sum(1) / n
+    std = torch.sqrt(((x - mean[:, None]) ** 2 * m).sum(1) / n)
+    dm = m[:, 1:] * m[:, :-1]
+    dx = (x[:, 1:] - x[:, :-1]) * dm
+    nd = dm.sum(1).clamp_min(1.0)
+    dmean = dx.sum(1) / nd
+    # root-mean-square increment (drift included): a deterministic trend keeps a unit
+    dstd = torch.sqrt((dx ** 2).sum(1) / nd)
+    last = x[:, -1]
+    # floor: a (nearly) deterministic series still gets a finite unit
+    floor = 1e-6 * torch.maximum(torch.maximum(std, last.abs()), torch.full_like(std, 1e-12))
+    if mode == "revin":
+        loc, scale = mean, torch.maximum(std, floor)
+    else:  # "increment", "increment_stats": last value and RMS increment
+        loc, scale = last, torch.maximum(dstd, floor)
+    z = (x - loc[:, None]) / scale[:, None] * m
+    dscale = torch.maximum(dstd, floor)
+    stats = torch.stack([torch.log(dscale) / 10.0,
+                         (mean - last) / dscale / 30.0,
+                         torch.log(torch.maximum(std, floor) / dscale) / 5.0,
+                         dmean / dscale], dim=-1)
+    anchor = (last - loc) / scale
+    step = dscale / scale
+    return z, loc, scale, stats, anchor, step
+
+
+class _Layer(nn.Module):
+    """Pre-norm attention + feed-forward layer over the second-to-last axis."""
+
+    def __init__(self, d, n_heads, d_ff, dropout):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, n_heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.GELU(), nn.Dropout(dropout),
+                                nn.Linear(d_ff, d))
+
+    def forward(self, x, key_padding_mask=None):
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]
+        return x + self.ff(self.norm2(x))
+
+
+class JointFM(nn.Module):
+    """The JointFM network, built only from a :class:`JointFMConfig`.
+
+    ``forward(context, ...)`` returns a :class:`JointFMOutput` whose distributions give
+    the joint law of the ``N`` targets at every horizon.
+
+    Parameters
+    ----------
+    config : JointFMConfig
+
+    Examples
+    --------
+    >>> import torch
+    >>> from jointdist.models.jointfm import JointFM, JointFMConfig
+    >>> net = JointFM(JointFMConfig(context_length=96, max_horizon=8, patch_size=16,
+    ...                             d_model=32, d_ff=64))
+    >>> out = net(torch.randn(2, 96, 3).cumsum(1), horizon=8)
+    >>> out.distributions["gmm"].sample((5,)).shape
+    torch.Size([5, 2, 8, 3])
+    """
+
+    def __init__(self, config: JointFMConfig):
+        super().__init__()
+        self.config = c = config
+        P, d = c.patch_size, c.d_model
+        self.patch_embed = nn.Sequential(nn.Linear(3 * P, d), nn.GELU(), nn.Linear(d, d))
+        self.pos_embed = nn.Parameter(torch.randn(c.n_patches, d) * 0.02)
+        self.type_embed = nn.Parameter(torch.randn(2, d) * 0.02)  # 0 target, 1 feature
+        self.stats_embed = (nn.Linear(4, d) if c.normalization == "increment_stats"
+                            else None)
+        self.time_layers = nn.ModuleList(
+            _Layer(d, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_blocks))
+        self.var_layers = nn.ModuleList(
+            _Layer(d, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_blocks))
+        self.final_norm = nn.LayerNorm(d)
+        self.decoder = nn.Sequential(nn.Linear(2 * d, c.d_ff), nn.GELU(),
+                                     nn.Linear(c.d_ff, c.d_ff), nn.GELU())
+        self.pool = nn.Sequential(nn.Linear(c.d_ff, c.d_ff), nn.GELU())
+        heads = {}
+        if "gmm" in c.heads:
+            heads["gmm"] = GaussianMixtureHead(c.d_ff, c.max_horizon, c.n_components, c.rank)
+        if "skewt" in c.heads:
+            heads["skewt"] = SkewTMixtureHead(c.d_ff, c.max_horizon, c.n_components, c.rank,
+                                              c.max_nu, c.cf_iterations)
+        self.heads = nn.ModuleDict(heads)
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, context, time_mask=None, target_mask=None, features=None,
+                horizon=None, heads=None) -> JointFMOutput:
+        """Predict the joint law of the next ``horizon`` steps.
+
+        Parameters
+        ----------
+        context : tensor (B, T, N)
+            Target histories in observed units, ``T <= config.context_length``; shorter
+            ones are left-padded internally.
+        time_mask : bool tensor (B, T) or None
+            True where observed; it must be a right-aligned suffix (the most recent
+            steps).  None means fully observed.
+        target_mask : bool tensor (B, N) or None
+            Real targets (for batches padded to a common ``N``); None means all.
+        features : tensor (B, T, M) or None
+            Feature series (covariates), observed over the same steps.
+        horizon : int or None
+            ``1 <= horizon <= config.max_horizon``; None is ``max_horizon``.
+        heads : sequence of str or None
+            Heads to evaluate; None is all of ``config.heads``.
+
+        Returns
+        -------
+        JointFMOutput
+        """
+        c = self.config
+        if context.ndim != 3:
+            raise ValueError(f"context must have shape (B, T, N); got {tuple(context.shape)}.")
+        B, T, N = context.shape
+        if T > c.context_length:
+            raise ValueError(f"context has {T} steps but the model takes at most "
+                             f"{c.context_length}; pass the most recent ones.")
+        horizon = c.max_horizon if horizon is None else int(horizon)
+        if not 1 <= horizon <= c.max_horizon:
+            raise ValueError(f"horizon must be in [1, {c.max_horizon}]; got {horizon}.")
+        dev, dtype = context.device, context.dtype
+        if time_mask is None:
+            time_mask = torch.ones(B, T, dtype=torch.bool, device=dev)
+        if target_mask is None:
+            target_mask = torch.ones(B, N, dtype=torch.bool, device=dev)
+        M = 0 if features is None else features.shape[-1]
+        x = context if features is None else torch.cat([context, features], dim=-1)
+        pad = c.context_length - T
+        if pad:
+            x = F.pad(x, (0, 0, pad, 0))
+            time_mask = F.pad(time_mask, (pad, 0), value=False)
+        x = torch.where(time_mask.unsqueeze(-1), x, torch.zeros((), dtype=dtype, device=dev))
+        # fill the padded past with the first observed value so that patches are smooth
+        first = x.gather(1, (~time_mask).sum(1).clamp_max(c.context_length - 1)
+                         .view(B, 1, 1).expand(B, 1, N + M))
+        x = torch.where(time_mask.unsqueeze(-1), x, first)
+        z, loc, scale, stats, anchor, step = normalize_context(x, time_mask, c.normalization)
+        z = z.clamp(-1e4, 1e4)
+        var_mask = torch.cat([target_mask, torch.ones(B, M, dtype=torch.bool, device=dev)], 1)
+        z = z * var_mask[:, None, :].to(dtype)
+        V, P, L = N + M, c.patch_size, c.n_patches
+        zv = z.permute(0, 2, 1).reshape(B, V, L, P)
+        dz = torch.diff(z, dim=1, prepend=z[:, :1]).permute(0, 2, 1).reshape(B, V, L, P)
+        mv = time_mask[:, None, :].expand(B, V, -1).reshape(B, V, L, P).to(dtype)
+        tok = self.patch_embed(torch.cat([zv / 10.0, dz, mv], dim=-1))  # (B, V, L, d)
+        tok = tok + self.pos_embed
+        types = torch.cat([torch.zeros(N, dtype=torch.long), torch.ones(M, dtype=torch.long)])
+        tok = tok + self.type_embed[types.to(dev)][None, :, None, :]
+        if self.stats_embed is not None:
+            tok = tok + self.stats_embed(stats.clamp(-10, 10))[:, :, None, :]
+        patch_pad = ~time_mask.view(B, L, P).any(-1)  # (B, L) fully unobserved patches
+        d = c.d_model
+        for t_layer, v_layer in zip(self.time_layers, self.var_layers):
+            h = t_layer(tok.reshape(B * V, L, d),
+                        patch_pad[:, None, :].expand(B, V, L).reshape(B * V, L))
+            h = h.view(B, V, L, d).transpose(1, 2).reshape(B * L, V, d)
+            h = v_layer(h, (~var_mask)[:, None, :].expand(B, L, V).reshape(B * L, V))
+            tok = h.view(B, L, V, d).transpose(1, 2)
+        tok = self.final_norm(tok)
+        keep = (~patch_pad).to(dtype)[:, None, :, None]
+        mean_tok = (tok * keep).sum(2) / keep.sum(2)
+        h_var = self.decoder(torch.cat([tok[:, :, -1], mean_tok], dim=-1))[:, :N]  # (B, N, .)
+        tm = target_mask.to(dtype).unsqueeze(-1)
+        h_pool = self.pool((h_var * tm).sum(1) / tm.sum(1).clamp_min(1.0))
+        names = c.heads if heads is None else tuple(heads)
+        unknown = set(names) - set(self.heads)
+        if unknown:
+            raise ValueError(f"unknown head(s) {sorted(unknown)}; this model has "
+                             f"{list(self.heads)}.")
+        # the heads (and every log-density) run in float32 even under autocast
+        with torch.autocast(device_type=dev.type, enabled=False):
+            h_var, h_pool = h_var.float(), h_pool.float()
+            anchor_t = (anchor[:, :N] * target_mask).float()
+            step_t = step[:, :N].float()
+            dists = {name: self.heads[name](h_var, h_pool, anchor_t, step_t, target_mask,
+                                            horizon)
+                     for name in names}
+        return JointFMOutput(dists, loc[:, :N], scale[:, :N], target_mask)

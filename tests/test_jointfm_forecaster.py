@@ -1,0 +1,144 @@
+"""JointFMForecaster: the sklearn-style wrapper, its checks and the shipped checkpoint."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from jointdist.models.jointfm import JointFM, JointFMConfig, JointFMForecaster, save_weights
+from jointdist.models.jointfm.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine extra threads only spin-wait."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(context_length=96, max_horizon=8, patch_size=16, d_model=32,
+                                d_ff=64, n_blocks=1, n_components=2, rank=1))
+    return save_weights(net, tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+def _walk(T, N, seed=0):
+    return np.cumsum(np.random.default_rng(seed).normal(size=(T, N)), axis=0) + 100.0
+
+
+def test_init_only_stores_parameters(tiny_ckpt):
+    fc = JointFMForecaster(tiny_ckpt, head="gmm", random_state=3)
+    assert fc.get_params()["head"] == "gmm" and not hasattr(fc, "model_")
+    assert clone(fc).get_params() == fc.get_params()
+
+
+@pytest.mark.parametrize("head", ["gmm", "skewt"])
+def test_shapes_reproducibility_and_units(tiny_ckpt, head):
+    y = _walk(150, 3) * np.array([1e-2, 1.0, 1e3])
+    fc = JointFMForecaster(tiny_ckpt, head=head, random_state=0).fit(y)
+    a = fc.predict_samples(8, 50)
+    assert a.shape == (50, 8, 3) and a.dtype == np.float64 and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, fc.predict_samples(8, 50))
+    assert not np.array_equal(a, fc.predict_samples(8, 50, random_state=1))
+    # forecasts live in the units of each series
+    spread = a[:, -1].std(0) / np.abs(np.diff(y, axis=0)).mean(0)
+    assert np.all((spread > 0.05) & (spread < 50))
+    assert fc.context_.shape == (96, 3)
+
+
+def test_pandas_and_short_context_with_mask(tiny_ckpt):
+    idx = pd.date_range("2024-01-01", periods=60, freq="D")
+    y = pd.DataFrame(_walk(60, 2), index=idx, columns=["a", "b"])
+    fc = JointFMForecaster(tiny_ckpt, random_state=0).fit(y)
+    mean = fc.predict_mean(5, n_samples=20)
+    assert list(mean.columns) == ["a", "b"] and mean.index[0] == pd.Timestamp("2024-03-01")
+
+
+def test_clear_errors(tiny_ckpt):
+    fc = JointFMForecaster(tiny_ckpt)
+    with pytest.raises(ValueError, match="at least 3 rows"):
+        fc.fit(_walk(2, 2))
+    with pytest.warns(UserWarning, match="fewer than the 32"):
+        assert np.isfinite(fc.fit(_walk(31, 2)).predict_samples(4, 20)).all()
+    y = _walk(100, 2)
+    y[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fc.fit(y)
+    with pytest.raises(ValueError, match="3 dimensions"):
+        fc.fit(np.zeros((10, 2, 2)))
+    fc.fit(_walk(100, 2))
+    with pytest.raises(ValueError, match="max_horizon=8"):
+        fc.predict_samples(9, 10)
+    with pytest.raises(ValueError, match="head='nope'"):
+        JointFMForecaster(tiny_ckpt, head="nope").fit(_walk(100, 2))
+    with pytest.raises(ValueError, match="n_samples_batch"):
+        JointFMForecaster(tiny_ckpt, n_samples_batch=0).fit(_walk(100, 2))
+    with pytest.raises(ValueError, match="context_length"):
+        JointFMForecaster(tiny_ckpt, context_length=500).fit(_walk(100, 2))
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        JointFMForecaster(tiny_ckpt.parent / "missing").fit(_walk(100, 2))
+    with pytest.raises(ValueError, match="X has 99 rows"):
+        fc.fit(_walk(100, 2), X=_walk(99, 1))
+
+
+def test_exogenous_features_are_accepted(tiny_ckpt):
+    fc = JointFMForecaster(tiny_ckpt, random_state=0).fit(_walk(120, 2), X=_walk(120, 3, 1))
+    assert fc.features_.shape == (96, 3)
+    assert fc.predict_samples(4, 10).shape == (10, 4, 2)
+
+
+def test_chunked_sampling_and_batch_method(tiny_ckpt):
+    fc = JointFMForecaster(tiny_ckpt, n_samples_batch=7, random_state=0).fit(_walk(100, 2))
+    assert fc.predict_samples(3, 30).shape == (30, 3, 2)
+    hist = [_walk(100, 2, s) for s in range(3)]
+    out = fc.predict_samples_batch(hist, 4, 16, random_state=0)
+    assert out.shape == (3, 16, 4, 2)
+    mixed = fc.predict_samples_batch([_walk(200, 3), _walk(40, 1)], 4, 16, random_state=0)
+    assert [m.shape for m in mixed] == [(16, 4, 3), (16, 4, 1)]
+    # one series in a batch gets the same law as alone (same network output)
+    single = JointFMForecaster(tiny_ckpt, head="gmm").predict_samples_batch(
+        [hist[0]], 4, 4000, random_state=1)[0]
+    batch = JointFMForecaster(tiny_ckpt, head="gmm").predict_samples_batch(
+        hist, 4, 4000, random_state=2)[0]
+    np.testing.assert_allclose(single.mean(0), batch.mean(0), atol=0.15 * single.std())
+
+
+def test_finetune_changes_a_private_copy(tiny_ckpt):
+    y = _walk(150, 2)
+    base = JointFMForecaster(tiny_ckpt, head="gmm", random_state=0).fit(y)
+    before = base.predict_samples(4, 200)
+    tuned = JointFMForecaster(tiny_ckpt, head="gmm", random_state=0).fit(y)
+    tuned.finetune(steps=3, lr=1e-2, random_state=0)
+    assert np.isfinite(tuned.finetune_loss_)
+    assert tuned.model_ is not base.model_
+    assert not np.allclose(tuned.predict_samples(4, 200), before)
+    np.testing.assert_array_equal(base.predict_samples(4, 200), before)  # shared model intact
+
+
+# -------------------------------------------------------------- the shipped checkpoint
+def test_default_checkpoint_is_shipped_small_and_verified():
+    pt = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt"
+    assert pt.is_file() and pt.stat().st_size <= 20 * 2**20
+    fc = JointFMForecaster(random_state=0).fit(_walk(504, 10))
+    assert fc.model_.config.max_horizon == 63
+    assert fc.predict_samples(63, 100).shape == (100, 63, 10)
+
+
+def test_default_checkpoint_brownian_paths_are_coherent():
+    """Brownian context: corr(X_T+h1, X_T+h2) of the sample paths is near sqrt(h1/h2)."""
+    dt = 2.0 / 504
+    y = np.cumsum(np.random.default_rng(1).normal(scale=math.sqrt(dt), size=(504, 3)), 0)
+    fc = JointFMForecaster(random_state=0).fit(y)
+    for head in fc.model_.config.heads:
+        fc.set_params(head=head).fit(y)
+        s = fc.predict_samples(63, 20000)[..., 0]
+        for h1, h2 in [(1, 4), (9, 36), (16, 63), (40, 50)]:
+            corr = np.corrcoef(s[:, h1 - 1], s[:, h2 - 1])[0, 1]
+            assert abs(corr - math.sqrt(h1 / h2)) < 0.05, (head, h1, h2, corr)

@@ -1,0 +1,164 @@
+"""JointFM network, config and weights I/O."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from jointdist.models.jointfm import JointFM, JointFMConfig, load_weights, save_weights
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine extra threads only spin-wait."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+TINY = dict(context_length=96, max_horizon=8, patch_size=16, d_model=32, n_heads=4,
+            n_blocks=2, d_ff=64, n_components=2, rank=2)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return JointFM(JointFMConfig(**TINY)).eval()
+
+
+def _ctx(B, T, N, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.logspace(-2, 3, N)
+    return torch.randn(B, T, N, generator=g).cumsum(1) * scale + 5 * scale
+
+
+def test_config_json_round_trip(tmp_path):
+    cfg = JointFMConfig(**TINY, heads=("gmm",), normalization="revin")
+    cfg.to_json(tmp_path / "c.json")
+    assert JointFMConfig.from_json(tmp_path / "c.json") == cfg
+    assert json.loads((tmp_path / "c.json").read_text())["heads"] == ["gmm"]
+
+
+@pytest.mark.parametrize("bad", [dict(context_length=100), dict(d_model=30),
+                                 dict(heads=("nope",)), dict(heads=()),
+                                 dict(normalization="mean"), dict(rank=-1),
+                                 dict(n_blocks=0)])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        JointFMConfig(**{**TINY, **bad})
+    with pytest.raises(ValueError, match="unknown"):
+        JointFMConfig.from_dict({**TINY, "colour": 1})
+
+
+def test_output_shapes_any_n_and_horizon(net):
+    for N in (1, 3, 13):
+        out = net(_ctx(2, 96, N), horizon=5)
+        for name, dist in out.distributions.items():
+            assert dist.loc.shape == (2, 2, 5, N)
+            z = torch.randn(4, 2, 5, N)
+            lp = dist.log_prob(z)
+            assert lp.shape == (4, 2, 5) and torch.isfinite(lp).all()
+            assert dist.sample((3,)).shape == (3, 2, 5, N)
+    with pytest.raises(ValueError, match="horizon"):
+        net(_ctx(1, 96, 2), horizon=9)
+    with pytest.raises(ValueError, match="at most 96"):
+        net(_ctx(1, 97, 2))
+    with pytest.raises(ValueError, match=r"\(B, T, N\)"):
+        net(torch.zeros(96, 2))
+
+
+def test_permutation_equivariance(net):
+    x = _ctx(2, 96, 5)
+    perm = torch.tensor([3, 0, 4, 2, 1])
+    a, b = net(x), net(x[:, :, perm])
+    for name in a.distributions:
+        da, db = a.distributions[name], b.distributions[name]
+        torch.testing.assert_close(db.loc, da.loc[..., perm], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(db.diag, da.diag[..., perm], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(db.factor, da.factor[..., perm, :], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(db.logits, da.logits, rtol=1e-4, atol=1e-5)
+        y = torch.randn(3, 2, 8, 5)
+        torch.testing.assert_close(db.log_prob(y[..., perm]), da.log_prob(y), rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_scale_equivariance_of_the_samples(net):
+    """Multiplying a series by c > 0 and shifting it multiplies/shifts its forecast."""
+    x = _ctx(1, 96, 3)
+    c = torch.tensor([10.0, 0.01, 3.0])
+    a, b = net(x), net(x * c + 7.0)
+    torch.testing.assert_close(b.scale, a.scale * c, rtol=1e-4, atol=0)
+    torch.testing.assert_close(b.distributions["gmm"].loc, a.distributions["gmm"].loc,
+                               rtol=1e-3, atol=1e-3)
+
+
+def test_masked_past_and_padded_targets_are_ignored(net):
+    x = _ctx(1, 96, 3)
+    tmask = torch.arange(96)[None] >= 40  # the first 40 steps are "missing"
+    x2 = x.clone()
+    x2[:, :40] = 1e6 * torch.randn(1, 40, 3)
+    a, b = net(x, time_mask=tmask), net(x2, time_mask=tmask)
+    torch.testing.assert_close(a.distributions["gmm"].loc, b.distributions["gmm"].loc)
+    # a shorter tensor is the same as a masked left part
+    c = net(x[:, 40:])
+    torch.testing.assert_close(a.distributions["gmm"].loc, c.distributions["gmm"].loc,
+                               rtol=1e-4, atol=1e-5)
+    # padding the target axis with masked junk columns changes nothing for the real ones
+    xp = torch.cat([x, 1e3 * torch.randn(1, 96, 2)], dim=-1)
+    vmask = torch.tensor([[True, True, True, False, False]])
+    d = net(xp, target_mask=vmask)
+    for name in a.distributions:
+        torch.testing.assert_close(d.distributions[name].loc[..., :3],
+                                   net(x).distributions[name].loc, rtol=1e-4, atol=1e-5)
+        y = torch.randn(2, 1, 8, 3)
+        yp = torch.cat([y, torch.zeros(2, 1, 8, 2)], -1)
+        torch.testing.assert_close(d.distributions[name].log_prob(yp),
+                                   net(x).distributions[name].log_prob(y), rtol=1e-4, atol=1e-4)
+
+
+def test_features_are_used_but_not_predicted(net):
+    x, f = _ctx(1, 96, 2), _ctx(1, 96, 3, seed=1)
+    out = net(x, features=f)
+    assert out.distributions["gmm"].loc.shape[-1] == 2
+    assert not torch.allclose(out.distributions["gmm"].loc, net(x).distributions["gmm"].loc)
+
+
+def test_weights_round_trip(tmp_path, net):
+    pt = save_weights(net, tmp_path / "m")
+    assert pt.name == "m.pt" and (tmp_path / "m.json").is_file()
+    loaded = load_weights(tmp_path / "m.pt")
+    x = _ctx(2, 96, 4)
+    torch.testing.assert_close(loaded(x).distributions["skewt"].loc,
+                               net(x).distributions["skewt"].loc)
+    save_weights(net, tmp_path / "h", half=True)
+    assert (tmp_path / "h.pt").stat().st_size < 0.6 * pt.stat().st_size
+    torch.testing.assert_close(load_weights(tmp_path / "h").state_dict()["pos_embed"],
+                               net.state_dict()["pos_embed"], rtol=1e-3, atol=1e-4)
+
+
+def test_tampered_or_missing_weights_are_refused(tmp_path, net):
+    pt = save_weights(net, tmp_path / "m")
+    data = bytearray(pt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pt.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"m\.pt.*corrupt or was modified"):
+        load_weights(tmp_path / "m")
+    (tmp_path / "m.sha256").unlink()
+    with pytest.raises(FileNotFoundError, match=r"m\.sha256"):
+        load_weights(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match=r"nothere\.pt"):
+        load_weights(tmp_path / "nothere")
+
+
+def test_pickled_code_is_refused_even_with_a_matching_hash(tmp_path, net):
+    """weights_only=True: a checkpoint that pickles arbitrary objects does not load."""
+    import hashlib
+
+    save_weights(net, tmp_path / "m")
+    torch.save({"pos_embed": np.zeros(3, dtype=object)}, tmp_path / "m.pt")
+    digest = hashlib.sha256((tmp_path / "m.pt").read_bytes()).hexdigest()
+    (tmp_path / "m.sha256").write_text(f"{digest}  m.pt\n")
+    with pytest.raises(ValueError, match="weights-only"):
+        load_weights(tmp_path / "m")
