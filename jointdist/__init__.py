@@ -9,13 +9,19 @@ from sklearn.exceptions import NotFittedError
 
 from jointdist.base import BaseJointForecaster
 from jointdist.device import resolve_device
-from jointdist.models import DCCGarchForecaster, HistoricalSimulation, JointFMForecaster
+from jointdist.models import (
+    DCCGarchForecaster,
+    DiffusionCopulaForecaster,
+    HistoricalSimulation,
+    JointFMForecaster,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BaseJointForecaster",
     "DCCGarchForecaster",
+    "DiffusionCopulaForecaster",
     "HistoricalSimulation",
     "JointFMForecaster",
     "NotFittedError",

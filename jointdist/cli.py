@@ -41,6 +41,12 @@ def _dcc(seed):
     return DCCGarchForecaster(random_state=seed)
 
 
+def _diffcopula(seed):
+    from jointdist.models import DiffusionCopulaForecaster
+
+    return DiffusionCopulaForecaster(random_state=seed)
+
+
 def _jointfm(seed):
     from jointdist.models import JointFMForecaster
 
@@ -52,6 +58,7 @@ MODELS = {
     "hs": _historical,
     "hs-filtered": _historical_filtered,
     "dcc": _dcc,
+    "diffcopula": _diffcopula,
     "jointfm": _jointfm,
 }
 

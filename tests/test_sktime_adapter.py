@@ -288,3 +288,18 @@ def test_check_estimator_jointfm():
         to_sktime(JointFMForecaster(device="cpu"), n_samples=200))
     assert len(results) > 300
     assert not failed
+
+
+@pytest.mark.slow
+def test_check_estimator_diffusion_copula():
+    """A cheap configuration (few epochs and copula steps): the suite checks the
+    adapter's contract, not forecast skill."""
+    from jointdist.models import DiffusionCopulaForecaster
+    from jointdist.models.diffusion_copula import ClassificationDiffusionCopula
+
+    model = DiffusionCopulaForecaster(
+        copula=ClassificationDiffusionCopula(max_steps=20, n_times=5), max_epochs=2,
+        window=2, lstm_hidden=8, mlp_hidden=8, device="cpu")
+    results, failed = _run_check_estimator(to_sktime(model, n_samples=50))
+    assert len(results) > 300
+    assert not failed

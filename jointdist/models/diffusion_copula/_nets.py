@@ -1,0 +1,122 @@
+"""torch modules of the diffusion-copula models, at module level so that they pickle.
+
+Imported lazily by :mod:`.copula` and :mod:`.marginals` (importing jointdist does not
+import torch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from jointdist.models.diffusion_copula.copula import CDCConfig
+from jointdist.models.diffusion_copula.marginals import (
+    FEATURE_NAMES,
+    INPUT_CLIP,
+    MDNConfig,
+    MDNOutput,
+    window_features,
+)
+
+__all__ = ["CDCClassifierModule", "MixtureDensityNetworkModule"]
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.lin1 = nn.Linear(width, width)
+        self.lin2 = nn.Linear(width, width)
+
+    def forward(self, h):
+        return h + self.lin2(torch.nn.functional.silu(self.lin1(self.norm(h))))
+
+
+class CDCClassifierModule(nn.Module):
+    """Residual MLP ``x -> K`` logits (plus an optional quadratic form per class)."""
+
+    def __init__(self, cfg: CDCConfig):
+        super().__init__()
+        self.config = cfg
+        self.inp = nn.Linear(cfg.n_dims, cfg.hidden_size)
+        self.blocks = nn.ModuleList(_ResidualBlock(cfg.hidden_size)
+                                    for _ in range(cfg.n_blocks))
+        self.out = nn.Linear(cfg.hidden_size, cfg.n_times)
+        nn.init.zeros_(self.out.weight)  # start from uniform class probabilities
+        nn.init.zeros_(self.out.bias)
+        if cfg.quadratic_head:
+            self.quad = nn.Parameter(torch.zeros(cfg.n_times, cfg.n_dims, cfg.n_dims))
+        else:
+            self.register_parameter("quad", None)
+
+    def forward(self, x):
+        h = torch.nn.functional.silu(self.inp(x))
+        for block in self.blocks:
+            h = block(h)
+        logits = self.out(torch.nn.functional.silu(h))
+        if self.quad is not None:
+            k, d = self.quad.shape[0], self.quad.shape[1]
+            a = 0.5 * (self.quad + self.quad.transpose(1, 2))  # (K, d, d) symmetric
+            # x' A_k x for all k with one matmul: (B, d) @ (d, K d) -> (B, K, d)
+            xa = (x @ a.permute(1, 0, 2).reshape(d, k * d)).reshape(-1, k, d)
+            logits = logits - 0.5 * (xa * x[:, None, :]).sum(-1)
+        return logits
+
+    def log_ratio(self, x, s: int):
+        """``F_s(x) = logit_s(x) - logit_{K-1}(x)`` only (cheaper than all K logits)."""
+        h = torch.nn.functional.silu(self.inp(x))
+        for block in self.blocks:
+            h = block(h)
+        w = self.out.weight[s] - self.out.weight[-1]
+        f = torch.nn.functional.silu(h) @ w + (self.out.bias[s] - self.out.bias[-1])
+        if self.quad is not None:
+            diff = self.quad[s] - self.quad[-1]
+            a = 0.5 * (diff + diff.T)
+            f = f - 0.5 * ((x @ a) * x).sum(-1)
+        return f
+
+
+class MixtureDensityNetworkModule(nn.Module):
+    """LSTM + MLP mixture density network; ``forward`` returns an :class:`MDNOutput`."""
+
+    def __init__(self, cfg: MDNConfig):
+        super().__init__()
+        self.config = cfg
+        self.lstm = nn.LSTM(1, cfg.lstm_hidden, num_layers=cfg.lstm_layers,
+                            batch_first=True)
+        self.embedding = nn.Embedding(cfg.n_targets, cfg.embedding_dim)
+        n_feat = len(FEATURE_NAMES) + cfg.embedding_dim
+        self.mlp = nn.Sequential(nn.Linear(n_feat, cfg.mlp_hidden), nn.SiLU(),
+                                 nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden), nn.SiLU())
+        c = cfg.n_components
+        self.head = nn.Sequential(
+            nn.Linear(cfg.lstm_hidden + cfg.mlp_hidden, cfg.mlp_hidden), nn.SiLU(),
+            nn.Linear(cfg.mlp_hidden, 3 * c + cfg.n_student))
+        # break the symmetry of the components: start the scales of each family at
+        # 0.5, 1 and 2 (and so on), the Student-t degrees of freedom near 5
+        with torch.no_grad():
+            last = self.head[-1]
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+            fam = [cfg.n_normal, cfg.n_laplace, cfg.n_student]
+            scales = np.concatenate([np.geomspace(0.5, 2.0, m) if m > 1 else np.ones(m)
+                                     for m in fam])
+            inv_softplus = np.log(np.expm1(scales))
+            last.bias[2 * c:3 * c] = torch.as_tensor(inv_softplus, dtype=torch.float32)
+            last.bias[3 * c:] = float(np.log(np.expm1(3.0)))  # df = 2 + 3
+
+    def forward(self, windows, target_idx) -> MDNOutput:
+        cfg = self.config
+        x = windows.clamp(-INPUT_CLIP, INPUT_CLIP)
+        _, (h, _) = self.lstm(x[:, :, None])
+        feats = torch.cat([window_features(x), self.embedding(target_idx)], 1)
+        out = self.head(torch.cat([h[-1], self.mlp(feats)], 1))
+        c = cfg.n_components
+        logits, loc = out[:, :c], out[:, c:2 * c]
+        scale = F.softplus(out[:, 2 * c:3 * c]) + 1e-3
+        df = 2.0 + F.softplus(out[:, 3 * c:]) + 1e-3  # finite variance
+        # temperature scaling of the weights (Appendix B: tau = 0.5)
+        log_weights = torch.log_softmax(logits / cfg.temperature, dim=1)
+        return MDNOutput(log_weights, loc, scale, df, cfg.n_normal, cfg.n_laplace)

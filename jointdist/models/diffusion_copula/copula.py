@@ -1,0 +1,647 @@
+"""Copulas on the unit hypercube: the classification-diffusion copula and a Gaussian one.
+
+Both follow one small interface: ``fit(u)`` on copula-scale data ``u`` of shape
+``(n, d)`` in ``(0, 1)``, ``log_density(u)`` and ``sample(n, rng)``.
+
+Classification-diffusion copula (CDC, seed 002 section 3.4; Huk & Damoulas 2026)
+--------------------------------------------------------------------------------
+The data are moved to the Gaussian scale ``z = Phi^{-1}(u)`` and pushed through the
+Ornstein-Uhlenbeck (OU) forward process ``x_t = e^{-t} z + sqrt(1 - e^{-2t}) eps``, which
+keeps standard normal marginals and destroys the dependence.  ``K`` diffusion times
+``0 = t_0 < ... < t_{K-1} = t_max`` are spaced evenly in ``a = e^{-2t}``.  A classifier
+``f_theta`` is trained to tell which time produced ``x``; with equal class priors
+Bayes' rule gives density ratios
+
+    F_s(x) = log P(s | x) - log P(K-1 | x) = log p_s(x) - log p_{K-1}(x),
+
+so the copula density is ``c(u) = P(0 | z) / P(K-1 | z)`` (seed 002, eq. 7; exact as
+``t_max -> infinity``, where ``p_{K-1}`` is the independence copula on the Gaussian
+scale), and the score of ``p_s`` is ``grad F_s(x) - x`` (eq. 9, since ``p_{K-1} ~
+N(0, I)``).  The loss (eq. 8) is ``ce_weight * cross-entropy + MSE(eps_hat, eps)`` with
+the denoiser ``eps_hat = -sigma_s (grad F_s(x) - x)``, ``sigma_s = sqrt(1 - a_s)``,
+whose gradient flows through ``grad F_s`` (double back-propagation).
+
+Sampling (seed 002, section 3.5) starts from ``N(0, I)`` at ``t_{K-1}`` and walks back
+to ``t_0`` by the ancestral (DDPM-like) scheme over the ``K`` times, using Tweedie's
+estimate of ``z`` from the classifier score, by annealed Langevin dynamics (Song &
+Ermon 2019) with that score, or (the default, an addition) by integrating the
+probability-flow ODE with Heun's method; ``u = Phi(z_0)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import special
+from sklearn.base import BaseEstimator
+
+from jointdist.models.diffusion_copula._torch_context import (
+    resolve_device,
+    seed_from,
+    seeded_torch,
+    torch_generator,
+    torch_threads,
+)
+
+__all__ = [
+    "ClassificationDiffusionCopula",
+    "CDCConfig",
+    "CDCClassifier",
+    "GaussianCopula",
+    "check_copula_data",
+    "kendall_tau_matrix",
+]
+
+_SAMPLERS = ("ancestral", "langevin", "ode")
+
+
+def check_copula_data(u, *, name: str = "u", n_dims: int | None = None) -> np.ndarray:
+    """Validate copula-scale data and return it as float64 ``(n, d)``.
+
+    Raises
+    ------
+    ValueError
+        If ``u`` is not 2-D, is empty, holds non-finite values or values outside
+        ``[0, 1]``, or has a number of columns other than ``n_dims``.
+    """
+    try:
+        arr = np.asarray(u, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array; {exc}") from exc
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array of shape (n, d); got shape "
+                         f"{arr.shape}.")
+    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise ValueError(f"{name} must hold finite values in [0, 1] (copula scale, e.g. "
+                         "PIT values).")
+    if n_dims is not None and arr.shape[1] != n_dims:
+        raise ValueError(f"{name} has {arr.shape[1]} columns but the copula was fitted on "
+                         f"{n_dims}.")
+    return arr
+
+
+def _to_normal_scores(u: np.ndarray, clip: float) -> np.ndarray:
+    """``z = Phi^{-1}(clip(u, clip, 1 - clip))``."""
+    return special.ndtri(np.clip(u, clip, 1.0 - clip))
+
+
+def kendall_tau_matrix(u: np.ndarray) -> np.ndarray:
+    """Pairwise Kendall's tau-b of the columns of ``u``, shape (d, d)."""
+    from scipy.stats import kendalltau
+
+    d = u.shape[1]
+    tau = np.eye(d)
+    for i in range(d):
+        for j in range(i + 1, d):
+            tau[i, j] = tau[j, i] = kendalltau(u[:, i], u[:, j])[0]
+    return tau
+
+
+# --------------------------------------------------------------------------------------
+# Gaussian copula.
+# --------------------------------------------------------------------------------------
+class GaussianCopula(BaseEstimator):
+    """Gaussian copula fitted by the correlation of the normal scores.
+
+    Parameters
+    ----------
+    shrinkage : float in [0, 1], default=0.0
+        Shrinks the estimated correlation towards the identity,
+        ``R = (1 - shrinkage) R_hat + shrinkage I`` (helps when ``n`` is close to ``d``).
+    clip : float, default=1e-5
+        ``u`` is clipped to ``[clip, 1 - clip]`` before ``Phi^{-1}``.
+
+    Attributes
+    ----------
+    correlation_ : ndarray of shape (d, d)
+    n_dims_ : int
+    """
+
+    def __init__(self, *, shrinkage=0.0, clip=1e-5):
+        self.shrinkage = shrinkage
+        self.clip = clip
+
+    def fit(self, u):
+        """Fit the correlation matrix of ``z = Phi^{-1}(u)``; returns self."""
+        if not (isinstance(self.shrinkage, numbers.Real) and 0 <= self.shrinkage <= 1):
+            raise ValueError(f"shrinkage must be in [0, 1]; got {self.shrinkage!r}.")
+        u = check_copula_data(u)
+        if u.shape[0] < 2:
+            raise ValueError("GaussianCopula needs at least 2 rows of u.")
+        z = _to_normal_scores(u, self.clip)
+        d = z.shape[1]
+        z = z - z.mean(axis=0)
+        cov = z.T @ z / z.shape[0]
+        sd = np.sqrt(np.maximum(np.diag(cov), 1e-12))
+        corr = cov / np.outer(sd, sd)
+        corr = (1 - self.shrinkage) * corr + self.shrinkage * np.eye(d)
+        # make it safely positive definite (a constant column gives a zero row)
+        w, v = np.linalg.eigh(corr)
+        corr = (v * np.maximum(w, 1e-6)) @ v.T
+        s = np.sqrt(np.diag(corr))
+        self.correlation_ = corr / np.outer(s, s)
+        np.fill_diagonal(self.correlation_, 1.0)
+        self._chol = np.linalg.cholesky(self.correlation_)
+        self.n_dims_ = d
+        return self
+
+    def log_density(self, u):
+        """Copula log-density ``log c(u) = log N(z; 0, R) - sum_i log phi(z_i)``."""
+        self._check_fitted()
+        u = check_copula_data(u, n_dims=self.n_dims_)
+        z = _to_normal_scores(u, self.clip)
+        sol = np.linalg.solve(self._chol, z.T).T  # L^{-1} z
+        logdet = 2 * np.sum(np.log(np.diag(self._chol)))
+        return -0.5 * logdet - 0.5 * np.sum(sol**2, axis=1) + 0.5 * np.sum(z**2, axis=1)
+
+    def sample(self, n, rng=None):
+        """Draw ``n`` samples on ``(0, 1)^d``; ``rng`` is a seed or Generator."""
+        self._check_fitted()
+        n = _check_n(n)
+        rng = np.random.default_rng(rng)
+        z = rng.standard_normal((n, self.n_dims_)) @ self._chol.T
+        return _to_uniform(z)
+
+    def _check_fitted(self):
+        if not hasattr(self, "correlation_"):
+            raise ValueError("This GaussianCopula is not fitted yet; call fit(u) first.")
+
+
+def _check_n(n) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n!r}.")
+    return int(n)
+
+
+def _to_uniform(z: np.ndarray) -> np.ndarray:
+    """``u = Phi(z)`` kept strictly inside (0, 1) (|z| <= 8 gives u >= 6e-16)."""
+    return special.ndtr(np.clip(np.asarray(z, dtype=np.float64), -8.0, 8.0))
+
+
+# --------------------------------------------------------------------------------------
+# CDC network.
+# --------------------------------------------------------------------------------------
+@dataclass
+class CDCConfig:
+    """Architecture of the CDC classifier (everything :class:`CDCClassifier` needs).
+
+    Attributes
+    ----------
+    n_dims : int
+        Copula dimension ``d``.
+    n_times : int
+        Number ``K`` of diffusion times (classes).
+    hidden_size : int
+        Width of the residual MLP.
+    n_blocks : int
+        Number of residual blocks.
+    quadratic_head : bool
+        Add a learned quadratic form ``-x' A_s x / 2`` to each class logit (the
+        log-ratio of two Gaussians is exactly such a form).  Off by default: in our
+        Student-t copula test it pulled the fitted density towards a Gaussian one and
+        lost a third of the excess lower-tail co-exceedance, and it costs time.
+    """
+
+    n_dims: int
+    n_times: int = 20
+    hidden_size: int = 64
+    n_blocks: int = 2
+    quadratic_head: bool = False
+
+
+def CDCClassifier(config: CDCConfig):  # noqa: N802 - a factory that reads like a class
+    """Build the CDC classifier :class:`torch.nn.Module` from a :class:`CDCConfig`.
+
+    (A factory so that importing this module does not import torch; the module class
+    lives in ``_nets`` at module level, so fitted models pickle.)
+    """
+    from jointdist.models.diffusion_copula._nets import CDCClassifierModule
+
+    return CDCClassifierModule(config)
+
+
+# --------------------------------------------------------------------------------------
+# CDC estimator.
+# --------------------------------------------------------------------------------------
+class ClassificationDiffusionCopula(BaseEstimator):
+    """Classification-diffusion copula (seed 002, eqs. 7-9).
+
+    Parameters
+    ----------
+    n_times : int, default=20
+        Number ``K`` of diffusion times, evenly spaced in ``e^{-2t}`` on
+        ``[0, t_max]``.  The authors' code uses about 10; 20 halves the bias of the
+        ancestral sampler on a coarse grid (measured with exact Gaussian scores: the
+        sampled correlation of a rho=0.7 copula is 0.64 with K=10, 0.67 with K=20).
+    t_max : float, default=3.0
+        Last diffusion time; ``p_{K-1}`` keeps ``e^{-2 t_max}`` (0.25 % at 3) of the
+        covariance of ``z``.
+    hidden_size : int, default=64
+        Width of the residual MLP (the authors' code uses wider nets on a GPU).
+    n_blocks : int, default=2
+        Residual blocks of the classifier.
+    quadratic_head : bool, default=False
+        See :class:`CDCConfig`.
+    ce_weight : float, default=0.2
+        Weight ``alpha`` of the cross-entropy term in eq. 8.
+    learning_rate : float, default=1e-3
+        Adam learning rate (the authors use 5e-5 with many more steps on a GPU).
+    batch_size : int, default=512
+    max_steps : int, default=3000
+        Maximum optimisation steps; the learning rate decays along a cosine to 10 %
+        of ``learning_rate`` at ``max_steps``.
+    ema_decay : float in [0, 1), default=0.995
+        Decay of the exponential moving average of the weights; the average is what is
+        validated and kept (it reduces the seed-to-seed spread of the fitted copula).
+    validation_fraction : float, default=0.15
+        Fraction of the rows (the last ones, in the given order) held out for early
+        stopping; 0 disables early stopping.
+    eval_every : int, default=250
+        Steps between validation evaluations.
+    patience : int, default=6
+        Evaluations without improvement before stopping; the best weights are kept.
+    sampler : {"ancestral", "langevin", "ode"}, default="ode"
+        Reverse-time scheme of :meth:`sample`: the ancestral chain of the authors' code,
+        annealed Langevin dynamics as described in seed 002 (section 3.5), or the
+        deterministic probability-flow ODE integrated by Heun's method (an addition;
+        twice the cost of "ancestral"), the default because it is the least biased
+        on a grid of K = 20 times: with exact Gaussian scores the sampled correlation
+        of an equicorrelated (0.5) 10-d copula is 0.45 (ancestral) and 0.53 (ode), of
+        a rho = 0.7 2-d copula 0.67 and 0.71; with trained classifiers (4 seeds) the
+        Kendall's tau error on that 2-d copula is -0.025 to -0.033 (ancestral) and
+        +0.001 to +0.015 (ode).
+    langevin_steps : int, default=10
+        Langevin steps at each diffusion time (``sampler="langevin"``).
+    langevin_step_size : float, default=0.5
+        Step ``eta_s = langevin_step_size * max(sigma_s^2, sigma_1^2)`` of the update
+        ``x <- x + eta_s score_s(x) + sqrt(2 eta_s) xi``.
+    corrector_steps : int, default=0
+        Langevin steps at ``t_0`` (step ``eta_0`` as above) after the ancestral chain,
+        a predictor-corrector scheme: they move the samples towards the learned data
+        density itself, which sharpens joint tails (on the Student-t copula test,
+        20 steps raised the lower-tail co-exceedance from 0.016 to 0.017, truth 0.018)
+        at the cost of one classifier gradient per step.
+    clip : float, default=1e-5
+        ``u`` is clipped to ``[clip, 1 - clip]`` before ``Phi^{-1}``.
+    device : str or torch.device, default="auto"
+    n_threads : int or None, default=1
+        torch intra-op threads while fitting and sampling (restored afterwards); None
+        leaves torch's setting.  See :func:`torch_threads` for why 1 is the default.
+    random_state : int, Generator or None, default=None
+        Seeds the initialisation, the batches and the noise of the training.
+    verbose : bool, default=False
+        Show a progress bar while training.
+
+    Attributes
+    ----------
+    config_ : CDCConfig
+    model_ : torch.nn.Module
+        The trained classifier (in eval mode).
+    times_ : ndarray of shape (n_times,)
+        Diffusion times ``t_s``.
+    alphas_ : ndarray of shape (n_times,)
+        ``a_s = e^{-2 t_s}``.
+    n_dims_ : int
+    n_steps_ : int
+        Optimisation steps actually run.
+    history_ : dict
+        ``{"step": [...], "val_loss": [...]}`` of the validation evaluations.
+    """
+
+    def __init__(self, *, n_times=20, t_max=3.0, hidden_size=64, n_blocks=2,
+                 quadratic_head=False, ce_weight=0.2, learning_rate=1e-3, batch_size=512,
+                 max_steps=3000, ema_decay=0.995, validation_fraction=0.15, eval_every=250, patience=6,
+                 sampler="ode", langevin_steps=10, langevin_step_size=0.5,
+                 corrector_steps=0, clip=1e-5, device="auto", n_threads=1, random_state=None,
+                 verbose=False):
+        self.n_times = n_times
+        self.t_max = t_max
+        self.hidden_size = hidden_size
+        self.n_blocks = n_blocks
+        self.quadratic_head = quadratic_head
+        self.ce_weight = ce_weight
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.ema_decay = ema_decay
+        self.validation_fraction = validation_fraction
+        self.eval_every = eval_every
+        self.patience = patience
+        self.sampler = sampler
+        self.langevin_steps = langevin_steps
+        self.langevin_step_size = langevin_step_size
+        self.corrector_steps = corrector_steps
+        self.clip = clip
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        def pos_int(name, minimum=1):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}.")
+
+        pos_int("n_times", 3)
+        for name in ("hidden_size", "batch_size", "max_steps", "eval_every", "patience",
+                     "langevin_steps"):
+            pos_int(name)
+        pos_int("n_blocks", 0)
+        pos_int("corrector_steps", 0)
+        for name in ("t_max", "learning_rate", "langevin_step_size"):
+            v = getattr(self, name)
+            if not (isinstance(v, numbers.Real) and v > 0):
+                raise ValueError(f"{name} must be a positive number; got {v!r}.")
+        if not (isinstance(self.ce_weight, numbers.Real) and self.ce_weight >= 0):
+            raise ValueError(f"ce_weight must be >= 0; got {self.ce_weight!r}.")
+        if not (isinstance(self.ema_decay, numbers.Real) and 0 <= self.ema_decay < 1):
+            raise ValueError(f"ema_decay must be in [0, 1); got {self.ema_decay!r}.")
+        if not (isinstance(self.validation_fraction, numbers.Real)
+                and 0 <= self.validation_fraction < 1):
+            raise ValueError("validation_fraction must be in [0, 1); got "
+                             f"{self.validation_fraction!r}.")
+        if not (isinstance(self.clip, numbers.Real) and 0 < self.clip < 0.5):
+            raise ValueError(f"clip must be in (0, 0.5); got {self.clip!r}.")
+        if self.sampler not in _SAMPLERS:
+            raise ValueError(f"sampler must be one of {_SAMPLERS}; got {self.sampler!r}.")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, u):
+        """Train the classifier on copula data ``u`` of shape (n, d); returns self."""
+        self._check_params()
+        with torch_threads(self.n_threads):
+            return self._fit(u)
+
+    def _fit(self, u):
+        import torch
+
+        u = check_copula_data(u)
+        n, d = u.shape
+        if n < 10:
+            raise ValueError(f"ClassificationDiffusionCopula needs at least 10 rows; got {n}.")
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        rng = np.random.default_rng(seed)
+        gen = torch_generator(seed + 1, device)
+
+        a = np.linspace(1.0, math.exp(-2.0 * self.t_max), self.n_times)
+        self.alphas_ = a
+        self.times_ = -0.5 * np.log(a)
+        self.n_dims_ = d
+        self.config_ = CDCConfig(n_dims=d, n_times=self.n_times, hidden_size=self.hidden_size,
+                                 n_blocks=self.n_blocks, quadratic_head=self.quadratic_head)
+        with seeded_torch(seed, device):
+            model = CDCClassifier(self.config_).to(device)
+        self._device = device
+
+        z = torch.as_tensor(_to_normal_scores(u, self.clip), dtype=torch.float32, device=device)
+        n_val = int(round(self.validation_fraction * n))
+        if n_val >= n - 1:
+            n_val = 0
+        z_train, z_val = (z[: n - n_val], z[n - n_val:]) if n_val else (z, None)
+        sqrt_a = torch.as_tensor(np.sqrt(a), dtype=torch.float32, device=device)
+        sigma = torch.as_tensor(np.sqrt(1.0 - a), dtype=torch.float32, device=device)
+
+        # fixed noise for the validation loss so that evaluations are comparable
+        val_batch = None
+        if z_val is not None:
+            reps = max(1, int(math.ceil(8192 / z_val.shape[0])))
+            zv = z_val.repeat(reps, 1)
+            sv = torch.randint(0, self.n_times, (zv.shape[0],), generator=gen, device=device)
+            ev = torch.randn(zv.shape, generator=gen, device=device)
+            val_batch = (zv, sv, ev)
+
+        opt = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
+        # cosine decay to 10 % of the rate over max_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i, self.max_steps)
+                                                      / self.max_steps)))
+        # exponential moving average of the weights: the evaluated and returned model
+        ema = copy.deepcopy(model)
+        for p in ema.parameters():
+            p.requires_grad_(False)
+        best_loss, best_state, bad, history = math.inf, None, 0, {"step": [], "val_loss": []}
+        progress = _progress(self.max_steps, self.verbose, "CDC copula")
+        n_train = z_train.shape[0]
+        step = 0
+        for step in range(1, self.max_steps + 1):
+            idx = torch.as_tensor(rng.integers(0, n_train, size=min(self.batch_size, 4 * n_train)),
+                                  device=device)
+            zb = z_train[idx]
+            s = torch.randint(0, self.n_times, (zb.shape[0],), generator=gen, device=device)
+            eps = torch.randn(zb.shape, generator=gen, device=device)
+            model.train()
+            loss = self._loss(model, zb, s, eps, sqrt_a, sigma, create_graph=True)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            decay = min(self.ema_decay, (1 + step) / (10 + step))  # warm-up of the average
+            with torch.no_grad():
+                for p_ema, p in zip(ema.parameters(), model.parameters()):
+                    p_ema.lerp_(p, 1.0 - decay)
+            if progress is not None:
+                progress.update(1)
+            if val_batch is not None and step % self.eval_every == 0:
+                ema.eval()
+                val = float(self._loss(ema, *val_batch, sqrt_a, sigma,
+                                       create_graph=False).detach())
+                history["step"].append(step)
+                history["val_loss"].append(val)
+                if progress is not None:
+                    progress.set_postfix(val_loss=f"{val:.4f}")
+                if val < best_loss - 1e-4:
+                    best_loss, bad = val, 0
+                    best_state = copy.deepcopy(ema.state_dict())
+                else:
+                    bad += 1
+                    if bad >= self.patience:
+                        break
+        if progress is not None:
+            progress.close()
+        model = ema
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        self.model_ = model
+        self.n_steps_ = step
+        self.history_ = history
+        return self
+
+    def _loss(self, model, z, s, eps, sqrt_a, sigma, create_graph):
+        """Eq. 8: ``ce_weight * CE + MSE(eps_hat, eps)`` (MSE over s >= 1)."""
+        import torch
+
+        sig = sigma[s][:, None]
+        x = (sqrt_a[s][:, None] * z + sig * eps).detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = model(x)
+            ce = torch.nn.functional.cross_entropy(logits, s)
+            # F_s(x) = log P(s|x) - log P(K-1|x): the log-softmax normaliser cancels
+            f = logits.gather(1, s[:, None]).squeeze(1) - logits[:, -1]
+            (grad_f,) = torch.autograd.grad(f.sum(), x, create_graph=create_graph)
+        eps_hat = -sig * (grad_f - x)  # eps_hat = -sigma_s * score_s(x)
+        mask = (s > 0).to(x.dtype)[:, None]  # sigma_0 = 0: no noise to predict at t_0
+        mse = ((eps_hat - eps) ** 2 * mask).sum() / (mask.sum() * x.shape[1]).clamp_min(1.0)
+        return self.ce_weight * ce + mse
+
+    # ------------------------------------------------------------------ density
+    def log_density(self, u):
+        """Copula log-density ``log c(u) = logit_0(z) - logit_{K-1}(z)`` (eq. 7).
+
+        Parameters
+        ----------
+        u : array-like of shape (n, d) in [0, 1]
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
+        import torch
+
+        self._check_fitted()
+        u = check_copula_data(u, n_dims=self.n_dims_)
+        z = torch.as_tensor(_to_normal_scores(u, self.clip), dtype=torch.float32,
+                            device=self._device)
+        out = []
+        with torch.no_grad():
+            for chunk in torch.split(z, 65536):
+                out.append(self.model_.log_ratio(chunk, 0).double().cpu().numpy())
+        return np.concatenate(out)
+
+    def score(self, x, s: int):
+        """Score ``grad log p_s(x) = grad F_s(x) - x`` at diffusion index ``s`` (eq. 9).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, d) on the model's device
+        s : int in [0, n_times)
+        """
+        import torch
+
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            f = self.model_.log_ratio(x, s)
+            (grad_f,) = torch.autograd.grad(f.sum(), x)
+        return grad_f - x.detach()
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n, rng=None, *, chunk_size=32768):
+        """Draw ``n`` samples on ``(0, 1)^d`` with the configured ``sampler``.
+
+        Parameters
+        ----------
+        n : int
+        rng : int, numpy.random.Generator or None
+            Source of the seed of the torch generator used for the noise.
+        chunk_size : int, default=32768
+            Samples processed at once (bounds memory).
+
+        Returns
+        -------
+        ndarray of shape (n, d)
+        """
+        import torch
+
+        self._check_fitted()
+        n = _check_n(n)
+        if self.sampler not in _SAMPLERS:
+            raise ValueError(f"sampler must be one of {_SAMPLERS}; got {self.sampler!r}.")
+        gen = torch_generator(seed_from(rng), self._device)
+        with torch_threads(self.n_threads):
+            out = self._sample_chunks(n, gen, chunk_size)
+        return _to_uniform(np.concatenate(out))
+
+    def _sample_chunks(self, n, gen, chunk_size):
+        import torch
+
+        out = []
+        for start in range(0, n, chunk_size):
+            m = min(chunk_size, n - start)
+            x = torch.randn((m, self.n_dims_), generator=gen, device=self._device)
+            if self.sampler == "ancestral":
+                z = self._ancestral(x, gen)
+                z = self._langevin_at(z, 0, self.corrector_steps, gen)
+            elif self.sampler == "langevin":
+                z = self._langevin(x, gen)
+            else:
+                z = self._ode(x)
+            out.append(z.double().cpu().numpy())
+        return out
+
+    def _ancestral(self, x, gen):
+        """DDPM-like reverse chain over the K times (public code of the CDC authors).
+
+        With ``x0_hat = (x + sigma_s^2 score_s(x)) / sqrt(a_s)`` (Tweedie), the step
+        ``s -> s-1`` draws from the Gaussian posterior ``q(x_{s-1} | x_s, x0_hat)`` mean
+        with the 'upper' variance ``beta_s = 1 - a_s / a_{s-1}``, which is exact when the
+        coordinates are standard normal, so the marginals stay ``N(0, 1)``.
+        """
+        import torch
+
+        a = self.alphas_
+        for s in range(self.n_times - 1, 0, -1):
+            score = self.score(x, s)
+            x0 = (x + (1.0 - a[s]) * score) / math.sqrt(a[s])
+            x0 = x0.clamp(-6.0, 6.0)
+            alpha = a[s] / a[s - 1]
+            beta = 1.0 - alpha
+            mean = (math.sqrt(a[s - 1]) * beta / (1.0 - a[s]) * x0
+                    + math.sqrt(alpha) * (1.0 - a[s - 1]) / (1.0 - a[s]) * x)
+            noise = torch.randn(x.shape, generator=gen, device=x.device)
+            x = mean + math.sqrt(beta) * noise
+        return x.clamp(-8.0, 8.0)
+
+    def _ode(self, x):
+        """Probability-flow ODE ``dx/dt = -x - score_t(x)`` of the OU process, integrated
+        from ``t_{K-1}`` to 0 by Heun's method on the K training times (two classifier
+        gradients per step; the last one uses the data score at ``t_0``)."""
+        t = self.times_
+        for s in range(self.n_times - 1, 0, -1):
+            h = float(t[s - 1] - t[s])  # negative: backwards in time
+            d1 = -x - self.score(x, s)
+            x_euler = x + h * d1
+            d2 = -x_euler - self.score(x_euler, s - 1)
+            x = (x + 0.5 * h * (d1 + d2)).clamp(-8.0, 8.0)
+        return x
+
+    def _langevin(self, x, gen):
+        """Annealed Langevin dynamics over ``s = K-1, ..., 0`` (seed 002, section 3.5)."""
+        for s in range(self.n_times - 1, -1, -1):
+            x = self._langevin_at(x, s, self.langevin_steps, gen)
+        return x
+
+    def _langevin_at(self, x, s, n_steps, gen):
+        """``n_steps`` Langevin updates ``x + eta score_s(x) + sqrt(2 eta) xi`` at time s."""
+        import torch
+
+        a = self.alphas_
+        eta = self.langevin_step_size * max(1.0 - a[s], 1.0 - a[1])
+        for _ in range(n_steps):
+            noise = torch.randn(x.shape, generator=gen, device=x.device)
+            x = (x + eta * self.score(x, s) + math.sqrt(2 * eta) * noise).clamp(-8.0, 8.0)
+        return x
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ValueError("This ClassificationDiffusionCopula is not fitted yet; call "
+                             "fit(u) first.")
+
+    def config_dict(self) -> dict:
+        """The fitted classifier's config as a JSON-serialisable dict."""
+        self._check_fitted()
+        return asdict(self.config_)
+
+
+def _progress(total, verbose, desc):
+    if not verbose:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
