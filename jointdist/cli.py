@@ -179,7 +179,8 @@ def _forecast(args: argparse.Namespace) -> int:
             raise ValueError("writing parquet needs pyarrow (pip install pyarrow); or use "
                              "an .npz output.") from exc
     else:
-        np.savez_compressed(out, samples=samples, targets=np.array([str(c) for c in y.columns], dtype=str),
+        np.savez_compressed(out, samples=samples,
+                            targets=np.array([str(c) for c in y.columns], dtype=str),
                             time=np.array([str(t) for t in index], dtype=str))
     quantiles = model.predict_quantiles(horizon, [0.05, 0.25, 0.5, 0.75, 0.95], n_samples)
     quantiles.columns = [f"{target}_q{q:g}" for target, q in quantiles.columns]

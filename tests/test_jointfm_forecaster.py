@@ -12,13 +12,7 @@ from jointdist.models.jointfm import JointFM, JointFMConfig, JointFMForecaster, 
 from jointdist.models.jointfm.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only spin-wait."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,7 @@ import torch
 from jointdist.models.jointfm import JointFM, JointFMConfig, load_weights, save_weights
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only spin-wait."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 TINY = dict(context_length=96, max_horizon=8, patch_size=16, d_model=32, n_heads=4,

@@ -11,13 +11,7 @@ from jointdist.models.jointfm import JointFM, JointFMConfig, TrainConfig, load_w
 from jointdist.models.jointfm.training import _lr_lambda, jointfm_loss
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only spin-wait."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 MODEL = dict(context_length=64, max_horizon=8, patch_size=16, d_model=32, n_heads=4,

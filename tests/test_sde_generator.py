@@ -33,13 +33,7 @@ from jointdist.datasets.sde.systems import (
 SMALL = dict(context_length=100, horizon=20, n_futures=16, t_in=1.0, t_out=0.2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the test machine is shared: one intra-op thread avoids oversubscription stalls
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _gen(seed=0):

@@ -114,6 +114,18 @@ def reduce_horizon(per_horizon_values: torch.Tensor, per_horizon: bool) -> torch
     return per_horizon_values if per_horizon else per_horizon_values.mean(dim=-1)
 
 
+def reduce_horizon_target(values: torch.Tensor, per_horizon: bool,
+                          per_target: bool) -> torch.Tensor:
+    """``(..., H, N)`` -> averaged over the axes not asked for, keeping their order."""
+    if not per_target:
+        values = values.mean(dim=-1)
+    elif not per_horizon:
+        values = values.mean(dim=-2)
+    if not per_horizon and not per_target:
+        values = values.mean(dim=-1)
+    return values
+
+
 def mean_pairwise_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean Euclidean distance between the rows of ``a`` (..., m, d) and ``b`` (..., k, d).
 

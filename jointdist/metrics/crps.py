@@ -8,6 +8,7 @@ from jointdist.metrics._arrays import (
     check_estimator,
     linear_quantiles,
     reduce_horizon,
+    reduce_horizon_target,
     sorted_abs_deviation_sum,
     sort_last,
     sorted_pair_sum,
@@ -74,12 +75,7 @@ def crps(y_true, y_samples, *, per_horizon=False, per_target=False, estimator="n
                                             min_samples=2 if estimator == "fair" else 1)
     # (..., H, 1, N) and (..., H, m, N) -> per target: (..., H, N, 1) and (..., H, N, m)
     value = _crps_ensemble(obs.transpose(-1, -2), ens.transpose(-1, -2), estimator)[..., 0]
-    if not per_target:
-        value = value.mean(dim=-1)
-    elif not per_horizon:
-        value = value.mean(dim=-2)
-    if not per_horizon and not per_target:
-        value = value.mean(dim=-1)
+    value = reduce_horizon_target(value, per_horizon, per_target)
     return to_output(value, was_numpy)
 
 

@@ -9,6 +9,7 @@ from jointdist.metrics._arrays import (
     check_sample_sets,
     mean_pairwise_distance,
     reduce_horizon,
+    reduce_horizon_target,
     sort_last,
     sorted_pair_sum,
     split_samples_obs,
@@ -159,10 +160,5 @@ def marginal_energy(samples_a, samples_b, *, per_horizon=False, per_target=False
     else:
         self_a, self_b = s_aa / m**2, s_bb / k**2
     value = 2.0 * cross - self_a - self_b  # (..., H, N)
-    if not per_target:
-        value = value.mean(dim=-1)
-    elif not per_horizon:
-        value = value.mean(dim=-2)
-    if not per_horizon and not per_target:
-        value = value.mean(dim=-1)
+    value = reduce_horizon_target(value, per_horizon, per_target)
     return to_output(value, was_numpy)

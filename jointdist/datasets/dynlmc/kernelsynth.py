@@ -29,7 +29,8 @@ relative perturbation of at most ``1e-6`` of the variance, see below) and much c
    white noise of variance ``d``.  Cholesky is backward stable, so the factor reproduces
    ``K + jitter`` to rounding error even for the numerically singular matrices of smooth
    or periodic kernels; on the default bank ~90% of kernels succeed at ``1e-12`` and the
-   rest at ``1e-11`` (measured on 150 random kernels of length 1040).  Only if that fails is the eigendecomposition used,
+   rest at ``1e-11`` (measured on 150 random kernels of length 1040).  Only if that
+   fails is the eigendecomposition used,
    with negative eigenvalues clipped to zero (what ``multivariate_normal(method="eigh")``
    does).
 """

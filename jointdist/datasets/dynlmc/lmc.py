@@ -40,7 +40,8 @@ def _latent_config(n_channels, n_latents, weibull_shape, weibull_scale, min_late
     if n_latents is not None:
         n_latents = _check_positive_int(n_latents, "n_latents")
     for name, v in (("weibull_shape", weibull_shape), ("weibull_scale", weibull_scale)):
-        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v > 0 or not np.isfinite(v):
+        if (not isinstance(v, numbers.Real) or isinstance(v, bool) or not v > 0
+                or not np.isfinite(v)):
             raise ValueError(f"{name} must be a positive finite number, got {v!r}.")
     if min_latents is None:
         min_latents = max(2, n_channels // 20)  # TimePFN's lower clip

@@ -441,7 +441,6 @@ def sample_systems(levels, n_targets, n_features: int = 0, random_state=None, *,
     if not (0 < lo <= hi):
         raise ValueError(f"scale_range must satisfy 0 < low <= high; got {scale_range}.")
 
-    L = levels[:, None]  # (S, 1)
     dims = np.arange(D)[None, :]
     dim_mask = (dims < M) | ((dims >= M) & (dims < M + n_targets[:, None]))  # (S, D)
     size = (S, D)

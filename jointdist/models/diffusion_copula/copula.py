@@ -314,7 +314,8 @@ class ClassificationDiffusionCopula(BaseEstimator):
 
     def __init__(self, *, n_times=20, t_max=3.0, hidden_size=64, n_blocks=2,
                  quadratic_head=False, ce_weight=0.2, learning_rate=1e-3, batch_size=512,
-                 max_steps=3000, ema_decay=0.995, validation_fraction=0.15, eval_every=250, patience=6,
+                 max_steps=3000, ema_decay=0.995, validation_fraction=0.15, eval_every=250,
+                 patience=6,
                  sampler="ode", langevin_steps=10, langevin_step_size=0.5,
                  corrector_steps=0, clip=1e-5, device="auto", n_threads=1, random_state=None,
                  verbose=False):
@@ -547,8 +548,6 @@ class ClassificationDiffusionCopula(BaseEstimator):
         -------
         ndarray of shape (n, d)
         """
-        import torch
-
         self._check_fitted()
         n = _check_n(n)
         if self.sampler not in _SAMPLERS:

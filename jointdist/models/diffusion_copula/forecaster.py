@@ -327,7 +327,7 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
 
     # ------------------------------------------------------------------ sampling
     def _predict_samples(self, horizon, n_samples, rng):
-        n, k = self.n_targets_, self.window
+        n = self.n_targets_
         # Copula vectors for blocks of steps, drawn in a worker thread while the
         # marginal loop runs (torch, numpy and scipy release the GIL, so the two use
         # both cores).  Each block has its own seed drawn up front: deterministic.

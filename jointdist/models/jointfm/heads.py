@@ -243,7 +243,6 @@ class _MixtureBase(Distribution):
         return torch.logsumexp(comp_lp + log_w, dim=-2)
 
     def _draw_components(self, n, generator):
-        B = self.logits.shape[0]
         probs = self.mixture_probs.detach()
         idx = torch.multinomial(probs, n, replacement=True, generator=generator)  # (B, n)
         return idx.transpose(0, 1)  # (n, B)

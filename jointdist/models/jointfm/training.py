@@ -438,7 +438,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                 w.writeheader()
             w.writerow(row)
 
-    start, t_last = time.time(), time.time()
+    start = time.time()
     bar = tqdm(total=cfg.steps, initial=step, disable=not (main and progress),
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc="JointFM")
     losses, last_loss = [], math.nan
