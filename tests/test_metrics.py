@@ -285,3 +285,22 @@ def test_bad_estimator_and_sizes():
         variogram_score(np.zeros((2, 3)), np.zeros((4, 2, 3)), p=0)
     with pytest.raises(ValueError, match="normalize=True"):
         crps_sum(np.zeros((2, 3)), np.ones((4, 2, 3)), normalize=True)
+
+
+@given(data=ensembles(min_samples=2), n_obs=st.integers(2, 5), seed=st.integers(0, 50))
+def test_one_ensemble_many_observations_equals_the_loop(data, n_obs, seed):
+    """A shared ensemble (batch axis of size 1) scored against several observations."""
+    obs, samples = data
+    many = obs + np.random.default_rng(seed).normal(size=(n_obs, 1) + obs.shape)
+    for f in (crps, crps_sum):
+        shared = f(many, samples[None, None], per_horizon=True)
+        loop = [[f(many[i, j], samples, per_horizon=True) for j in range(1)]
+                for i in range(n_obs)]
+        np.testing.assert_allclose(shared, np.asarray(loop), rtol=1e-10, atol=1e-10)
+    # partly shared: a batch of 2 ensembles, each against n_obs observations
+    two = np.stack([samples, samples[::-1] + 1.0])  # (2, m, H, N)
+    obs3 = obs + np.random.default_rng(seed).normal(size=(n_obs, 2) + obs.shape)
+    got = crps(obs3, two[None], per_horizon=True, per_target=True)
+    want = [[crps(obs3[i, j], two[j], per_horizon=True, per_target=True) for j in range(2)]
+            for i in range(n_obs)]
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-10, atol=1e-10)

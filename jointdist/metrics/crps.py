@@ -26,8 +26,29 @@ def _crps_ensemble(obs: torch.Tensor, ens: torch.Tensor, estimator: str) -> torc
     """CRPS of 1-D ensembles ``ens`` (..., m) at observations ``obs`` (..., q) -> (..., q).
 
     CRPS = E|X - y| - E|X - X'| / 2 (Gneiting & Raftery 2007, eq. 21), both terms exact
-    from the sorted ensemble.
+    from the sorted ensemble.  Batch axes broadcast; where one ensemble serves many
+    observations (an axis of size 1 in ``ens`` only), those observations are folded
+    into the query axis so that the ensemble is sorted and summed once.
     """
+    batch = torch.broadcast_shapes(obs.shape[:-1], ens.shape[:-1])
+    nb = len(batch)
+    obs = obs.reshape((1,) * (nb - obs.ndim + 1) + obs.shape)
+    ens = ens.reshape((1,) * (nb - ens.ndim + 1) + ens.shape)
+    shared = [i for i in range(nb) if ens.shape[i] == 1 and batch[i] > 1]
+    if shared:
+        kept = [i for i in range(nb) if i not in shared]
+        obs = obs.expand(batch + obs.shape[-1:])
+        # (kept..., shared..., q) -> (kept..., shared * q)
+        folded = obs.permute(kept + shared + [nb]).reshape(
+            [batch[i] for i in kept] + [-1])
+        ens_kept = ens.reshape([ens.shape[i] for i in kept] + [ens.shape[-1]])
+        values = _crps_ensemble(folded, ens_kept, estimator)
+        values = values.reshape([batch[i] for i in kept] + [batch[i] for i in shared]
+                                + [obs.shape[-1]])
+        inverse = [0] * (nb + 1)
+        for position, axis in enumerate(kept + shared + [nb]):
+            inverse[axis] = position
+        return values.permute(inverse)
     m = ens.shape[-1]
     ens_sorted = sort_last(ens)
     to_obs = sorted_abs_deviation_sum(ens_sorted, obs) / m
