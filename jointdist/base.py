@@ -32,6 +32,8 @@ __all__ = [
     "RETURN_TYPES",
     "check_horizon",
     "check_n_samples",
+    "check_positive_int",
+    "check_random_state",
     "check_target_array",
     "increments_from_levels",
     "levels_from_increments",
@@ -102,20 +104,44 @@ def check_target_array(y: Any, *, name: str = "y", allow_1d: bool = True) -> np.
 
 def check_horizon(horizon: Any) -> int:
     """Return ``horizon`` as a positive ``int`` or raise a ``ValueError``."""
-    return _check_positive_int(horizon, "horizon")
+    return check_positive_int(horizon, "horizon")
 
 
 def check_n_samples(n_samples: Any) -> int:
     """Return ``n_samples`` as a positive ``int`` or raise a ``ValueError``."""
-    return _check_positive_int(n_samples, "n_samples")
+    return check_positive_int(n_samples, "n_samples")
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}.")
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum`` (bools are not).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and what it must be.
+    """
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or value < minimum):
+        need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {need}; got {value!r}.")
     return int(value)
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """A numpy ``Generator`` from None, an int, a ``SeedSequence``, a ``Generator``
+    (returned as is, so draws advance it) or a legacy ``RandomState``."""
+    if isinstance(random_state, (bool, np.bool_)):
+        raise ValueError(f"random_state must be None, an int or a numpy Generator; "
+                         f"got {random_state!r}.")
+    if random_state is None or isinstance(random_state, (numbers.Integral,
+                                                          np.random.SeedSequence)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError("random_state must be None, an int, a numpy Generator, RandomState or "
+                     f"SeedSequence; got {type(random_state).__name__}.")
 
 
 # --------------------------------------------------------------------------------------
@@ -380,9 +406,7 @@ class BaseJointForecaster(BaseEstimator):
 
     def _rng(self, random_state) -> np.random.Generator:
         seed = random_state if random_state is not None else getattr(self, "random_state", None)
-        if isinstance(seed, np.random.RandomState):
-            seed = seed.randint(np.iinfo(np.int32).max)
-        return np.random.default_rng(seed)
+        return check_random_state(seed)
 
     def check_n_targets(self, y_future) -> np.ndarray:
         """Validate future observations against the fitted model.

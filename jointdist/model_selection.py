@@ -21,7 +21,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from jointdist.base import BaseJointForecaster, check_horizon, check_n_samples, check_target_array
+from jointdist.base import (
+    BaseJointForecaster,
+    check_horizon,
+    check_n_samples,
+    check_positive_int,
+    check_target_array,
+)
 from jointdist.metrics import JointScorer, get_scorer
 
 __all__ = ["Comparison", "backtest", "compare", "rolling_origin_cv"]
@@ -71,11 +77,11 @@ class _LastOrigins:
 
     def _check(self):
         horizon = check_horizon(self.horizon)
-        n_origins = _check_positive_int(self.n_origins, "n_origins")
-        step = horizon if self.step_length is None else _check_positive_int(self.step_length,
+        n_origins = check_positive_int(self.n_origins, "n_origins")
+        step = horizon if self.step_length is None else check_positive_int(self.step_length,
                                                                             "step_length")
         if self.window_length is not None:
-            _check_positive_int(self.window_length, "window_length")
+            check_positive_int(self.window_length, "window_length")
         return horizon, n_origins, step
 
     def split(self, y):
@@ -327,12 +333,6 @@ def _folds(cv, frame: pd.DataFrame) -> list:
     if not folds:
         raise ValueError(f"cv yielded no split of a series of length {len(frame)}.")
     return folds
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------

@@ -8,21 +8,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_generator", "seed_sequence", "draw_float", "draw_int", "check_range"]
+from jointdist.base import check_random_state
 
-
-def check_generator(random_state: Any) -> np.random.Generator:
-    """Turn ``random_state`` (None, int, Generator, RandomState, SeedSequence) into a Generator."""
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    raise ValueError(
-        f"random_state must be None, an int, a numpy Generator, RandomState or SeedSequence; "
-        f"got {type(random_state).__name__}."
-    )
+__all__ = ["seed_sequence", "draw_float", "draw_int", "check_range"]
 
 
 def seed_sequence(random_state: Any) -> np.random.SeedSequence:
@@ -39,7 +27,7 @@ def seed_sequence(random_state: Any) -> np.random.SeedSequence:
         if random_state < 0:
             raise ValueError(f"random_state must be non-negative, got {random_state}.")
         return np.random.SeedSequence(int(random_state))
-    rng = check_generator(random_state)
+    rng = check_random_state(random_state)
     return np.random.SeedSequence(rng.integers(0, 2**63 - 1, size=4).tolist())
 
 

@@ -33,8 +33,9 @@ import scipy.signal
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils import Bunch
 
+from jointdist.base import check_positive_int, check_random_state
+
 from ._sampling import (
-    check_generator,
     check_range,
     draw_float,
     draw_int,
@@ -42,7 +43,7 @@ from ._sampling import (
     seed_sequence,
     single_threaded_blas,
 )
-from .kernelsynth import _check_positive_int, _sample_gp, random_kernel, time_grid
+from .kernelsynth import _sample_gp, random_kernel, time_grid
 from .lmc import _draw_latents, _draw_n_latents, _latent_config, _lmc_sample
 
 __all__ = ["DYNLMC_MODES", "DYNLMC_VARIANTS", "ar1_paths", "load_dynlmc", "make_dynlmc",
@@ -268,7 +269,7 @@ def make_dynlmc(n_channels: int = 160, length: int = 1024, mode: str = "drift", 
                          sigma=sigma, n_regimes=n_regimes, stickiness=stickiness,
                          regime_scale=regime_scale, eta=eta, tau_max=tau_max,
                          kernel_bank=kernel_bank)
-    return _dynlmc_sample(check_generator(random_state), cfg, return_params)
+    return _dynlmc_sample(check_random_state(random_state), cfg, return_params)
 
 
 # --------------------------------------------------------------------------------------
@@ -341,7 +342,7 @@ def load_dynlmc(variant: str = "drift", n_samples: int = 1500, n_channels: int =
     """
     if variant not in DYNLMC_VARIANTS:
         raise ValueError(f"variant must be one of {DYNLMC_VARIANTS}, got {variant!r}.")
-    n_samples = _check_positive_int(n_samples, "n_samples")
+    n_samples = check_positive_int(n_samples, "n_samples")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating dtype, got {dtype}.")

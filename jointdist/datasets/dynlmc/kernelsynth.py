@@ -47,8 +47,8 @@ from sklearn.gaussian_process.kernels import (
     RBF,
     ConstantKernel,
     DotProduct,
-    ExpSineSquared,
     Exponentiation,
+    ExpSineSquared,
     Kernel,
     Product,
     RationalQuadratic,
@@ -56,7 +56,9 @@ from sklearn.gaussian_process.kernels import (
     WhiteKernel,
 )
 
-from ._sampling import check_generator, generate_parallel, seed_sequence, single_threaded_blas
+from jointdist.base import check_positive_int, check_random_state
+
+from ._sampling import generate_parallel, seed_sequence, single_threaded_blas
 
 __all__ = ["kernel_bank", "kernel_matrix", "make_kernelsynth", "random_kernel", "sample_gp_prior",
            "time_grid"]
@@ -252,7 +254,7 @@ def sample_gp_prior(kernel: Kernel, x: Any, *, n_samples: int = 1, method: str =
     if not isinstance(kernel, Kernel):
         raise ValueError(f"kernel must be a scikit-learn Kernel, got {type(kernel).__name__}.")
     x = _check_grid(x)
-    rng = check_generator(random_state)
+    rng = check_random_state(random_state)
     return _sample_gp(kernel, x, int(n_samples), rng, method)[0]
 
 
@@ -300,9 +302,9 @@ def make_kernelsynth(n_series: int, length: int = 1024, max_kernels: int = 5, *,
     >>> make_kernelsynth(3, length=64, random_state=0).shape
     (3, 64)
     """
-    n_series = _check_positive_int(n_series, "n_series")
+    n_series = check_positive_int(n_series, "n_series")
     _check_length(length)
-    max_kernels = _check_positive_int(max_kernels, "max_kernels")
+    max_kernels = check_positive_int(max_kernels, "max_kernels")
     bank = _check_bank(kernel_bank, length)
     seeds = seed_sequence(random_state).spawn(n_series)
     out = generate_parallel(_kernelsynth_one, seeds, n_jobs,
@@ -316,12 +318,6 @@ def make_kernelsynth(n_series: int, length: int = 1024, max_kernels: int = 5, *,
 # --------------------------------------------------------------------------------------
 # Validation helpers (shared with lmc.py and dynlmc.py).
 # --------------------------------------------------------------------------------------
-def _check_positive_int(value: Any, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _check_length(length: Any) -> int:
     if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 2:
         raise ValueError(f"length must be an integer >= 2, got {length!r}.")

@@ -11,19 +11,19 @@ one ``numpy.random.Generator``, so the latents are independent.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils import Bunch
 
-from ._sampling import check_generator, check_range, draw_float, single_threaded_blas
+from jointdist.base import check_positive_int, check_random_state
+
+from ._sampling import check_range, draw_float, single_threaded_blas
 from .kernelsynth import (
     _check_bank,
     _check_length,
-    _check_positive_int,
     _sample_gp,
     random_kernel,
     time_grid,
@@ -35,21 +35,21 @@ __all__ = ["make_lmc"]
 def _latent_config(n_channels, n_latents, weibull_shape, weibull_scale, min_latents,
                    max_kernels, kernel_bank, length) -> dict:
     """Validate the latent-GP arguments shared by :func:`make_lmc` and ``make_dynlmc``."""
-    n_channels = _check_positive_int(n_channels, "n_channels")
+    n_channels = check_positive_int(n_channels, "n_channels")
     length = _check_length(length)
     if n_latents is not None:
-        n_latents = _check_positive_int(n_latents, "n_latents")
+        n_latents = check_positive_int(n_latents, "n_latents")
     for name, v in (("weibull_shape", weibull_shape), ("weibull_scale", weibull_scale)):
         if (not isinstance(v, numbers.Real) or isinstance(v, bool) or not v > 0
                 or not np.isfinite(v)):
             raise ValueError(f"{name} must be a positive finite number, got {v!r}.")
     if min_latents is None:
         min_latents = max(2, n_channels // 20)  # TimePFN's lower clip
-    min_latents = _check_positive_int(min_latents, "min_latents")
+    min_latents = check_positive_int(min_latents, "min_latents")
     return dict(n_channels=n_channels, length=length, n_latents=n_latents,
                 weibull_shape=float(weibull_shape), weibull_scale=float(weibull_scale),
                 min_latents=min_latents,
-                max_kernels=_check_positive_int(max_kernels, "max_kernels"),
+                max_kernels=check_positive_int(max_kernels, "max_kernels"),
                 bank=_check_bank(kernel_bank, length))
 
 
@@ -142,4 +142,4 @@ def make_lmc(n_channels: int, length: int = 1024, *, n_latents: int | None = Non
                          max_kernels, kernel_bank, length)
     cfg["concentration"] = check_range(concentration, "concentration", 0.0, np.inf,
                                        low_open=True, high_open=True)
-    return _lmc_sample(check_generator(random_state), cfg, return_params)
+    return _lmc_sample(check_random_state(random_state), cfg, return_params)

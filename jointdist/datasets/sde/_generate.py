@@ -19,15 +19,6 @@ MAX_ABS_Z = 1e3
 MIN_HISTORY_STD = 1e-6
 
 
-def check_positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
-                                                                       np.integer)):
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}.")
-    return int(value)
-
-
 def check_time_grid(context_length: int, horizon: int, t_in: float, t_out: float) -> float:
     """Return the common step ``dt = t_in / context_length`` (= ``t_out / horizon``)."""
     for name, value in (("t_in", t_in), ("t_out", t_out)):

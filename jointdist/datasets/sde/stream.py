@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from jointdist.base import check_positive_int, check_random_state
 from jointdist.datasets.sde._generate import (
-    check_positive_int,
     check_time_grid,
     generate,
 )
-from jointdist.datasets.sde.systems import SDESystems, _check_level, check_random_state
+from jointdist.datasets.sde.systems import SDESystems, _check_level
 from jointdist.device import resolve_device
 
 __all__ = ["SDEBatch", "SDEStream", "curriculum_weights"]

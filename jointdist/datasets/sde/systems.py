@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from jointdist.base import check_random_state
+
 __all__ = [
     "CORR_BLOCK",
     "CORR_CROSS",
@@ -62,7 +64,6 @@ __all__ = [
     "REGIME_NONE",
     "REGIME_TELEGRAPH",
     "SDESystems",
-    "check_random_state",
     "sample_systems",
 ]
 
@@ -98,21 +99,6 @@ _P_KEEP = 0.75
 _P_SHAPE = 0.5
 #: Cap of the state-dependent switching rates (levels 7-8), per unit time.
 REGIME_RATE_CAP = 50.0
-
-
-def check_random_state(random_state: Any) -> np.random.Generator:
-    """Turn ``None``, an int or a numpy Generator/RandomState into a ``Generator``."""
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
-        if isinstance(random_state, (bool, np.bool_)):
-            raise ValueError(f"random_state must be None, an int or a numpy Generator; "
-                             f"got {random_state!r}.")
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    raise ValueError(f"random_state must be None, an int or a numpy Generator; "
-                     f"got {random_state!r}.")
 
 
 @dataclass

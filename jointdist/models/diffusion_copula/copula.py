@@ -39,6 +39,7 @@ import numpy as np
 from scipy import special
 from sklearn.base import BaseEstimator
 
+from jointdist.base import check_positive_int
 from jointdist.models.diffusion_copula._torch_context import (
     resolve_device,
     seed_from,
@@ -161,7 +162,7 @@ class GaussianCopula(BaseEstimator):
     def sample(self, n, rng=None):
         """Draw ``n`` samples on ``(0, 1)^d``; ``rng`` is a seed or Generator."""
         self._check_fitted()
-        n = _check_n(n)
+        n = check_positive_int(n, "n")
         rng = np.random.default_rng(rng)
         z = rng.standard_normal((n, self.n_dims_)) @ self._chol.T
         return _to_uniform(z)
@@ -169,12 +170,6 @@ class GaussianCopula(BaseEstimator):
     def _check_fitted(self):
         if not hasattr(self, "correlation_"):
             raise ValueError("This GaussianCopula is not fitted yet; call fit(u) first.")
-
-
-def _check_n(n) -> int:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}.")
-    return int(n)
 
 
 def _to_uniform(z: np.ndarray) -> np.ndarray:
@@ -549,7 +544,7 @@ class ClassificationDiffusionCopula(BaseEstimator):
         ndarray of shape (n, d)
         """
         self._check_fitted()
-        n = _check_n(n)
+        n = check_positive_int(n, "n")
         if self.sampler not in _SAMPLERS:
             raise ValueError(f"sampler must be one of {_SAMPLERS}; got {self.sampler!r}.")
         gen = torch_generator(seed_from(rng), self._device)

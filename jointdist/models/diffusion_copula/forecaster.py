@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sklearn.base import clone
 
-from jointdist.base import BaseJointForecaster, check_target_array
+from jointdist.base import BaseJointForecaster, check_positive_int, check_target_array
 from jointdist.models.diffusion_copula._torch_context import (
     resolve_device,
     seed_from,
@@ -22,7 +22,6 @@ from jointdist.models.diffusion_copula.copula import (
 from jointdist.models.diffusion_copula.marginals import (
     MDNConfig,
     build_windows,
-    check_positive_int,
     fit_mdn,
     mdn_mixtures,
 )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -309,9 +308,3 @@ def mdn_mixtures(model, windows, target_idx, device, chunk_size=65536) -> NLTMix
                       n_normal=parts[0].n_normal, n_laplace=parts[0].n_laplace)
 
 
-def check_positive_int(value, name, minimum=1):
-    """Raise a ``ValueError`` unless ``value`` is an integer ``>= minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)

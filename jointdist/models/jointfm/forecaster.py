@@ -10,8 +10,7 @@ import warnings
 import numpy as np
 import torch
 
-from jointdist.base import BaseJointForecaster, check_horizon, check_n_samples, \
-    check_target_array
+from jointdist.base import BaseJointForecaster, check_horizon, check_n_samples, check_target_array
 from jointdist.models.jointfm.heads import JointSkewTMixture
 from jointdist.models.jointfm.weights import load_weights, resolve_checkpoint
 
