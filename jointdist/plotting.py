@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fan_chart", "plot_metric_by_horizon", "plot_pairwise_samples"]
+__all__ = ["plot_fan_chart", "plot_metric_by_horizon", "plot_pairwise_samples",
+           "plot_pit_diagnostics"]
 
 
 def _pyplot():
@@ -180,5 +181,60 @@ def plot_metric_by_horizon(results, metrics=None, *, ax=None):
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("mean over systems (lower is better)")
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pit_diagnostics(pit, *, names=None, bins=10, max_targets=6):
+    """Calibration of marginal forecasts from their PIT values: histogram and QQ plot.
+
+    Calibrated marginals give uniform PIT values: a flat histogram at density 1 and,
+    after the probit transform, a normal QQ plot on the diagonal (seed 002, App. D).
+    The PIT values of a fitted :class:`~jointdist.models.DiffusionCopulaForecaster`
+    are its ``pit_`` attribute (training data) or ``marginal_pit(y)`` (new data).
+
+    Parameters
+    ----------
+    pit : array-like of shape (n,) or (n, n_targets), values in [0, 1]
+    names : sequence of str, optional
+    bins : int, default=10
+    max_targets : int, default=6
+        Targets drawn (the first ones).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from jointdist.models.diffusion_copula.diagnostics import (
+        pit_histogram,
+        pit_ks_test,
+        qq_points,
+    )
+
+    plt = _pyplot()
+    pit = np.asarray(pit, dtype=np.float64)
+    pit = pit[:, None] if pit.ndim == 1 else pit
+    pit = pit[:, :max_targets]
+    density, edges = pit_histogram(pit, bins=bins)
+    theoretical, empirical = qq_points(pit)
+    _, pvalues = pit_ks_test(pit)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    width = (edges[1] - edges[0]) / (pit.shape[1] + 1)
+    for j in range(pit.shape[1]):
+        label = (names[j] if names is not None else f"target {j}") + f" (KS p={pvalues[j]:.2f})"
+        axes[0].bar(centres + (j - pit.shape[1] / 2) * width, density[:, j], width=width,
+                    label=label, alpha=0.8)
+        axes[1].plot(theoretical, empirical[:, j], lw=1, label=label)
+    axes[0].axhline(1.0, color="black", lw=1, ls="--")
+    axes[0].set_xlabel("PIT")
+    axes[0].set_ylabel("density")
+    axes[0].set_title("PIT histogram (flat = calibrated)", fontsize=10)
+    lim = float(np.max(np.abs(theoretical)))
+    axes[1].plot([-lim, lim], [-lim, lim], color="black", lw=1, ls="--")
+    axes[1].set_xlabel("normal quantile")
+    axes[1].set_ylabel("probit of sorted PIT")
+    axes[1].set_title("normal QQ of probit(PIT)", fontsize=10)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig

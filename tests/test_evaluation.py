@@ -85,6 +85,11 @@ def test_plots_return_figures():
     assert len(fig.axes) == 3
     with pytest.raises(ValueError, match="shape"):
         plot_fan_chart(samples[0])
+    from jointdist.plotting import plot_pit_diagnostics
+
+    pit = np.random.default_rng(0).uniform(size=(500, 3))
+    fig = plot_pit_diagnostics(pit, names=["a", "b", "c"])
+    assert len(fig.axes) == 2 and "KS p=" in fig.axes[1].get_legend().get_texts()[0].get_text()
     with pytest.raises(ValueError, match="columns"):
         plot_metric_by_horizon(res.drop(columns="metric"))
 
