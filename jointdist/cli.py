@@ -161,6 +161,8 @@ def _forecast(args: argparse.Namespace) -> int:
     horizon, n_samples = check_horizon(args.horizon), check_n_samples(args.samples)
     y = read_csv_targets(args.data, args.time_column)
     model = make_model(args.model, args.seed)
+    if "verbose" in model.get_params():  # models that train show their progress bars
+        model.set_params(verbose=True)
     print(f"Fitting {type(model).__name__} on {y.shape[0]} rows x {y.shape[1]} targets ...")
     model.fit(y)
     samples = model.predict_samples(horizon, n_samples)
