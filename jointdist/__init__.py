@@ -9,12 +9,7 @@ from sklearn.exceptions import NotFittedError
 
 from jointdist.base import BaseJointForecaster
 from jointdist.device import resolve_device
-from jointdist.models import (
-    DCCGarchForecaster,
-    DiffusionCopulaForecaster,
-    HistoricalSimulation,
-    JointFMForecaster,
-)
+from jointdist.models import DCCGarchForecaster, HistoricalSimulation
 
 __version__ = "0.1.0.dev0"
 
@@ -28,3 +23,12 @@ __all__ = [
     "resolve_device",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    # the torch forecasters are imported on first use (see jointdist.models)
+    if name in ("DiffusionCopulaForecaster", "JointFMForecaster"):
+        from jointdist import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
