@@ -26,6 +26,7 @@ from sklearn.base import clone
 from jointdist.base import check_n_samples
 from jointdist.metrics import crps_sum, marginal_energy
 from jointdist.metrics._arrays import mean_pairwise_distance
+from jointdist.metrics.energy import _self_term
 
 __all__ = ["ORACLE_METRICS", "oracle_scores", "oracle_spread", "run_oracle_benchmark",
            "summarize_benchmark"]
@@ -41,8 +42,7 @@ def oracle_spread(futures) -> np.ndarray:
     per system and pass it to :func:`oracle_scores` for every model.
     """
     y = torch.from_numpy(np.ascontiguousarray(futures, dtype=np.float64)).movedim(-3, -2)
-    k = y.shape[-2]
-    return (mean_pairwise_distance(y, y) * (k / (k - 1))).numpy()
+    return _self_term(y, "fair").numpy()
 
 
 def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
@@ -67,9 +67,8 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
         spread = oracle_spread(futures)
     x = torch.from_numpy(np.ascontiguousarray(samples)).movedim(-3, -2)  # (H, m, N)
     y = torch.from_numpy(np.ascontiguousarray(futures)).movedim(-3, -2)  # (H, k, N)
-    m = x.shape[-2]
     cross = mean_pairwise_distance(x, y).numpy()
-    self_x = mean_pairwise_distance(x, x).numpy() * (m / (m - 1))
+    self_x = _self_term(x, "fair").numpy()
     return {
         # energy distance, "fair" form: 2 E|X-Y| - E|X-X'| - E|Y-Y'| (metrics.energy_distance)
         "energy_distance": 2.0 * cross - self_x - spread,
