@@ -28,11 +28,11 @@ from jointdist.metrics import crps_sum, marginal_energy
 from jointdist.metrics._arrays import mean_pairwise_distance
 from jointdist.metrics.energy import _self_term
 
-__all__ = ["ORACLE_METRICS", "oracle_scores", "oracle_spread", "run_oracle_benchmark",
-           "summarize_benchmark"]
+__all__ = ["ORACLE_METRICS", "oracle_scores", "oracle_spread", "pairwise_correlations",
+           "run_oracle_benchmark", "summarize_benchmark"]
 
 #: Metrics computed against oracle futures, in the order of the reports.
-ORACLE_METRICS = ("energy_distance", "marginal_energy", "crps_sum")
+ORACLE_METRICS = ("energy_distance", "marginal_energy", "crps_sum", "correlation_error")
 
 
 def oracle_spread(futures) -> np.ndarray:
@@ -43,6 +43,29 @@ def oracle_spread(futures) -> np.ndarray:
     """
     y = torch.from_numpy(np.ascontiguousarray(futures, dtype=np.float64)).movedim(-3, -2)
     return _self_term(y, "fair").numpy()
+
+
+def pairwise_correlations(paths) -> np.ndarray:
+    """Correlation of every pair of targets at every horizon, across paths.
+
+    Parameters
+    ----------
+    paths : array-like of shape (n_paths, horizon, n_targets)
+
+    Returns
+    -------
+    ndarray of shape (horizon, n_targets * (n_targets - 1) / 2)
+        Upper-triangle correlations (row-major pair order); a constant target has
+        correlation 0 with every other.
+    """
+    x = np.asarray(paths, dtype=np.float64)
+    xc = x - x.mean(axis=0)
+    cov = np.einsum("mhi,mhj->hij", xc, xc)
+    sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))  # (H, N)
+    inv = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 1e-12 * sd.max(initial=0))
+    corr = cov * inv[:, :, None] * inv[:, None, :]
+    iu = np.triu_indices(x.shape[-1], 1)
+    return corr[:, iu[0], iu[1]]
 
 
 def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
@@ -59,7 +82,10 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     -------
     dict of ndarray of shape (horizon,)
         ``energy_distance``, ``marginal_energy`` (both with the unbiased "fair"
-        estimator) and ``crps_sum`` (expected CRPS of the sum over the oracle futures).
+        estimator), ``crps_sum`` (expected CRPS of the sum over the oracle futures) and
+        ``correlation_error``: the mean absolute difference, over pairs of targets,
+        between the correlation of the samples and of the oracle futures at each
+        horizon (scale-free and blind to the marginals; NaN for a single target).
     """
     samples = np.asarray(samples, dtype=np.float64)
     futures = np.asarray(futures, dtype=np.float64)
@@ -75,6 +101,9 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
         "marginal_energy": np.asarray(marginal_energy(samples, futures, per_horizon=True)),
         # every oracle future plays the observation; average the scores over them
         "crps_sum": np.asarray(crps_sum(futures, samples[None], per_horizon=True)).mean(0),
+        "correlation_error": (np.abs(pairwise_correlations(samples)
+                                     - pairwise_correlations(futures)).mean(-1)
+                              if samples.shape[-1] > 1 else np.full(samples.shape[-2], np.nan)),
     }
 
 

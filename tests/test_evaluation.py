@@ -37,12 +37,35 @@ def test_oracle_scores_zero_for_the_oracle_itself():
     assert np.mean([s["crps_sum"].mean() for s in same]) < shifted["crps_sum"].mean()
 
 
+def test_correlation_error_sees_dependence_and_ignores_marginals():
+    rng = np.random.default_rng(2)
+    C = np.array([[1.0, 0.8, 0.3], [0.8, 1.0, 0.0], [0.3, 0.0, 1.0]])
+    chol = np.linalg.cholesky(C)
+
+    def law(n, mix=chol, scale=1.0):
+        return scale * np.cumsum(rng.normal(size=(n, 4, 3)) @ mix.T, axis=1)
+
+    futures = law(2000)
+    right = oracle_scores(law(2000, scale=7.0), futures)["correlation_error"]  # wrong scale
+    indep = oracle_scores(law(2000, np.eye(3)), futures)["correlation_error"]
+    # the Monte Carlo error of a correlation from 2000 pairs is about 1/sqrt(2000) = 0.022
+    assert right.shape == (4,) and np.all(right < 0.05)
+    np.testing.assert_allclose(indep, np.abs(C[np.triu_indices(3, 1)]).mean(), atol=0.05)
+    single = oracle_scores(law(50)[..., :1], futures[..., :1])["correlation_error"]
+    assert np.isnan(single).all()
+    # a constant target is uncorrelated with the others, not NaN
+    const = futures.copy()
+    const[..., 2] = 5.0
+    assert np.isfinite(oracle_scores(const, futures)["correlation_error"]).all()
+
+
 def test_run_and_summarize():
     bench = _bench()
     models = {"iid": HistoricalSimulation(), "stationary": HistoricalSimulation("stationary")}
     res = run_oracle_benchmark(models, bench, n_samples=100, random_state=0)
-    assert set(res["metric"]) == {"energy_distance", "marginal_energy", "crps_sum"}
-    assert len(res) == 2 * 3 * 3 * 5  # models x systems x metrics x horizons
+    assert set(res["metric"]) == {"energy_distance", "marginal_energy", "crps_sum",
+                                  "correlation_error"}
+    assert len(res) == 2 * 3 * 4 * 5  # models x systems x metrics x horizons
     table = summarize_benchmark(res, horizons=(1, 5))
     assert list(table.columns) == ["mean", "h=1", "h=5", "n_systems"]
     manual = res[(res.metric == "crps_sum") & (res.model == "iid")]["value"].mean()
@@ -82,7 +105,7 @@ def test_plots_return_figures():
     assert len(fig.axes) == 4
     res = run_oracle_benchmark({"iid": HistoricalSimulation()}, bench, n_samples=50)
     fig = plot_metric_by_horizon(res)
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 4  # one panel per metric
     with pytest.raises(ValueError, match="shape"):
         plot_fan_chart(samples[0])
     from jointdist.plotting import plot_pit_diagnostics

@@ -16,10 +16,11 @@ TINY = dict(context_length=96, max_horizon=8, patch_size=16, d_model=32, n_heads
             n_blocks=2, d_ff=64, n_components=2, rank=2)
 
 
-@pytest.fixture(scope="module")
-def net():
+@pytest.fixture(scope="module", params=[0, 3], ids=["learned-factors",
+                                                    "empirical-dependence"])
+def net(request):
     torch.manual_seed(0)
-    return JointFM(JointFMConfig(**TINY)).eval()
+    return JointFM(JointFMConfig(**TINY, empirical_rank=request.param)).eval()
 
 
 def _ctx(B, T, N, seed=0):
@@ -71,7 +72,10 @@ def test_permutation_equivariance(net):
         da, db = a.distributions[name], b.distributions[name]
         torch.testing.assert_close(db.loc, da.loc[..., perm], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(db.diag, da.diag[..., perm], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(db.factor, da.factor[..., perm, :], rtol=1e-4, atol=1e-5)
+        # eigenvector signs are arbitrary: compare the covariance the loadings give
+        cov_a, cov_b = (d.factor @ d.factor.transpose(-1, -2) for d in (da, db))
+        torch.testing.assert_close(cov_b, cov_a[..., perm, :][..., perm], rtol=1e-4,
+                                   atol=1e-5)
         torch.testing.assert_close(db.logits, da.logits, rtol=1e-4, atol=1e-5)
         y = torch.randn(3, 2, 8, 5)
         torch.testing.assert_close(db.log_prob(y[..., perm]), da.log_prob(y), rtol=1e-4,
@@ -117,6 +121,66 @@ def test_features_are_used_but_not_predicted(net):
     out = net(x, features=f)
     assert out.distributions["gmm"].loc.shape[-1] == 2
     assert not torch.allclose(out.distributions["gmm"].loc, net(x).distributions["gmm"].loc)
+
+
+def _corr_of_increments(x):
+    dx = np.diff(np.asarray(x, dtype=np.float64), axis=0)
+    return np.corrcoef(dx.T)
+
+
+def test_empirical_dependence_recovers_the_increment_correlation():
+    from jointdist.models.jointfm.model import empirical_dependence
+
+    rng = np.random.default_rng(0)
+    C = np.array([[1.0, 0.8, -0.3], [0.8, 1.0, -0.1], [-0.3, -0.1, 1.0]])
+    x = np.cumsum(rng.multivariate_normal(np.zeros(3), C, size=400), axis=0)
+    z = torch.tensor(x[None] * [[1.0, 50.0, 0.01]], dtype=torch.float32)
+    mask = torch.ones(1, 400, dtype=torch.bool)
+    # full rank, equal weights: E E' is the sample correlation of the increments
+    e = empirical_dependence(z, mask, rank=5, halflife=0.0)[0].double()
+    assert e.shape == (3, 5) and torch.all(e[:, 3:] == 0)
+    np.testing.assert_allclose((e @ e.T).numpy(), _corr_of_increments(x), atol=1e-4)
+    # rank 1: the leading factor of the 0.8 pair, rows of norm <= 1
+    e1 = empirical_dependence(z, mask, rank=1)[0, :, 0]
+    assert torch.all(e1.abs() <= 1.0 + 1e-6) and e1[0] * e1[1] > 0.7
+    # a masked past is ignored; a constant series gets a zero row
+    z2 = z.clone()
+    z2[:, :100] = 1e6
+    z2[..., 2] = 3.0
+    m2 = torch.arange(400)[None] >= 100
+    e2 = empirical_dependence(z2, m2, rank=3, halflife=0.0)[0].double()
+    assert torch.all(e2[2] == 0)
+    np.testing.assert_allclose((e2 @ e2.T)[:2, :2].numpy(),
+                               _corr_of_increments(x[100:, :2]), atol=1e-4)
+
+
+def test_empirical_dependence_path_carries_the_context_correlation():
+    """With full trust (kappa -> 1) and no learned loadings, the predicted one-step
+    correlation is the context's; the marginal variance does not depend on kappa."""
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**TINY, empirical_rank=3, dependence_halflife=0.0)).eval()
+    rng = np.random.default_rng(1)
+    C = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
+    x = np.cumsum(rng.multivariate_normal(np.zeros(3), C, size=96), axis=0)
+    ctx = torch.tensor(x[None], dtype=torch.float32)
+    variances = []
+    with torch.no_grad():
+        for bias in (-20.0, 20.0):  # kappa ~ 0 and kappa ~ 1
+            for head in net.heads.values():
+                head.trust.bias.fill_(bias)
+                head.trust.weight.zero_()
+                head.per_target.weight.view(-1, head.n_per_target, 32)[:, 2:2 + head.r] = 0
+            dist = net(ctx, horizon=1).distributions["gmm"]
+            cov = torch.diag_embed(dist.diag ** 2) + dist.factor @ dist.factor.transpose(-1, -2)
+            cov = cov[0, 0, 0].double()
+            variances.append(torch.diagonal(cov))
+            sd = torch.sqrt(torch.diagonal(cov))
+            corr = (cov / sd[:, None] / sd[None, :]).numpy()
+            if bias > 0:
+                np.testing.assert_allclose(corr, _corr_of_increments(x), atol=2e-3)
+            else:
+                np.testing.assert_allclose(corr, np.eye(3), atol=1e-4)
+    torch.testing.assert_close(variances[0], variances[1], rtol=1e-3, atol=0)
 
 
 def test_weights_round_trip(tmp_path, net):

@@ -50,6 +50,28 @@ def test_train_writes_checkpoints_csv_and_resumes_exactly(tmp_path):
     assert saved["model"]["d_model"] == 32
 
 
+def test_warm_start_adds_a_path_to_trained_weights(tmp_path):
+    """A run with the empirical dependence path starts from a run without it: every
+    shared tensor is copied, the new trust maps keep their initialization."""
+    src = _cfg(tmp_path, steps=1, val_every=0)
+    train(src, progress=False)
+    dst = _cfg(tmp_path, steps=1, val_every=0, out_dir=str(tmp_path / "warm"),
+               model={**MODEL, "empirical_rank": 2},
+               init_from=str(tmp_path / "run" / "last" / "jointfm"), lr=1e-12,
+               warmup_steps=1)
+    train(dst, progress=False)
+    old = load_weights(tmp_path / "run" / "last" / "jointfm").state_dict()
+    new = load_weights(tmp_path / "warm" / "last" / "jointfm").state_dict()
+    assert set(new) - set(old) == {f"heads.{h}.trust.{p}" for h in ("gmm", "skewt")
+                                   for p in ("weight", "bias")}
+    for k, v in old.items():  # lr ~ 0: the warm-started weights are the source's
+        torch.testing.assert_close(new[k], v, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="shares no parameter"):
+        from jointdist.models.jointfm.training import warm_start
+
+        warm_start(torch.nn.Linear(2, 2), tmp_path / "run" / "last" / "jointfm")
+
+
 def test_lr_schedule_warmup_then_cosine():
     cfg = TrainConfig(model=MODEL, steps=100, warmup_steps=10, min_lr_ratio=0.1)
     f = _lr_lambda(cfg)

@@ -56,6 +56,19 @@ class JointFMConfig:
         Upper bound of the skew-t degrees of freedom (``nu = 2 + (max_nu - 2) sigmoid``).
     cf_iterations : int, default=40
         Continued-fraction terms of the Student-t CDF in the skew-t log-density.
+    empirical_rank : int, default=0
+        Rank ``q`` of the *empirical dependence* path (0 disables it).  The network
+        reads the correlation matrix ``C`` of the context's target increments (weighted
+        by ``dependence_halflife``) and its top-``q`` eigen-loadings ``E`` (``E E'`` is
+        the best rank-``q`` approximation of ``C``); every target, horizon and component
+        gets a learned trust ``kappa`` in (0, 1), and the covariance becomes
+        ``s (I - kappa comm) s + (s sqrt(kappa) E)(s sqrt(kappa) E)' + L L'`` -- the
+        empirical correlation, shrunk by ``kappa``, at an unchanged marginal variance.
+        The learned loadings ``L`` alone did not pick up cross-target correlation in
+        training (docs/models/jointfm.md, "Cross-target dependence").
+    dependence_halflife : float, default=252.0
+        Half-life in steps of the exponential weights of that correlation estimate
+        (0: equal weights).
     """
 
     context_length: int = 504
@@ -72,6 +85,8 @@ class JointFMConfig:
     normalization: str = "increment"
     max_nu: float = 60.0
     cf_iterations: int = 40
+    empirical_rank: int = 0
+    dependence_halflife: float = 252.0
 
     def __post_init__(self):
         self.heads = tuple(self.heads)
@@ -82,6 +97,13 @@ class JointFMConfig:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 0:
             raise ValueError(f"rank must be a non-negative integer; got {self.rank!r}.")
+        if isinstance(self.empirical_rank, bool) or not isinstance(self.empirical_rank, int) \
+                or self.empirical_rank < 0:
+            raise ValueError(f"empirical_rank must be a non-negative integer; "
+                             f"got {self.empirical_rank!r}.")
+        if not self.dependence_halflife >= 0.0:
+            raise ValueError(f"dependence_halflife must be >= 0; got "
+                             f"{self.dependence_halflife!r}.")
         if self.context_length % self.patch_size:
             raise ValueError(f"context_length ({self.context_length}) must be a multiple of "
                              f"patch_size ({self.patch_size}).")

@@ -178,6 +178,67 @@ def brownian_normals(shape, horizon_axis: int, generator=None, device=None,
     return walk * torch.rsqrt(h)
 
 
+#: The noise of a sampling block is drawn in this many pieces, each from its own
+#: generator, so that two or more CPU threads can fill it at once while the values depend
+#: only on the seed, never on the thread count.
+_NOISE_PIECES = 4
+_POOL = {"executor": None, "workers": 0}
+
+
+def _fill_standard_normal(buf, generator=None):
+    """Fill ``buf`` with N(0, 1) draws, on up to ``torch.get_num_threads()`` threads.
+
+    torch's CPU normal sampler runs on one thread; the buffer is cut into
+    :data:`_NOISE_PIECES` pieces seeded from ``generator`` and filled in parallel (torch
+    releases the GIL).  The result depends on ``generator`` only.
+    """
+    dev = buf.device
+    seeds = torch.randint(0, 2**62, (_NOISE_PIECES,), generator=generator,
+                          device=generator.device if generator is not None else dev)
+    gens = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds.tolist()]
+    pieces = buf.view(-1).tensor_split(_NOISE_PIECES)
+    workers = min(_NOISE_PIECES, torch.get_num_threads())
+    if dev.type != "cpu" or workers <= 1 or buf.numel() < (1 << 18):
+        for piece, gen in zip(pieces, gens):
+            piece.normal_(generator=gen)
+        return buf
+    if _POOL["workers"] != workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if _POOL["executor"] is not None:
+            _POOL["executor"].shutdown(wait=False)
+        _POOL["executor"], _POOL["workers"] = ThreadPoolExecutor(workers), workers
+    list(_POOL["executor"].map(lambda pg: pg[0].normal_(generator=pg[1]),
+                               zip(pieces, gens)))
+    return buf
+
+
+def _horizon_walks(H, c, dims, generator, dev, dt):
+    """Random walks ``W_h`` with N(0, 1) steps, Brownian over horizons.
+
+    Returns one contiguous (H, c, d) tensor per entry of ``dims``, all filled in a single
+    noise pass.  The cumulative sum runs as ``H - 1`` in-place additions of contiguous
+    horizon slabs, which is about ten times faster than ``torch.cumsum`` over the
+    leading axis on a CPU.
+    """
+    sizes = [H * c * d for d in dims]
+    flat = _fill_standard_normal(torch.empty(sum(sizes), device=dev, dtype=dt), generator)
+    walks = [part.view(H, c, d) for part, d in zip(flat.split(sizes), dims)]
+    for w in walks:
+        for h in range(1, H):
+            w[h].add_(w[h - 1])
+    return walks
+
+
+def _half_normal_of(u):
+    """``F_HN^-1(Phi(u)) = Phi^-1((1 + Phi(u)) / 2)``, written as ``-Phi^-1(Phi(-u) / 2)``.
+
+    The second form never evaluates ``Phi`` near 1, so it stays accurate in float32 in
+    the right tail (the first saturates at ``u ~ 5.3``).
+    """
+    return -torch.special.ndtri(0.5 * torch.special.ndtr(-u))
+
+
 # --------------------------------------------------------------------------------------
 # Low-rank-plus-diagonal algebra (Woodbury).
 # --------------------------------------------------------------------------------------
@@ -274,9 +335,9 @@ class _MixtureBase(Distribution):
         """Draw ``n`` paths per series set, grouped by mixture component.
 
         For every series set ``b`` the component counts are drawn once, ``block_fn(b, k,
-        count, params)`` fills the paths of component ``k`` (its parameters broadcast, no
-        per-path gather), and the rows are put in random order so that any subset of the
-        samples is an i.i.d. sample.  ``affine = (loc, scale)`` (B, N) maps to observed
+        count, params)`` returns the paths of component ``k`` laid out (H, count, N) (its
+        parameters broadcast, no per-path gather), and the rows are put in random order
+        so that any subset of the samples is an i.i.d. sample.  ``affine = (loc, scale)`` (B, N) maps to observed
         units; it is folded into the parameters.
 
         Returns
@@ -319,29 +380,45 @@ class _MixtureBase(Distribution):
                     "scale": sc, "inv_sqrt_h": inv_sqrt_h,
                 }
                 rows = perm[start:start + c]
+                paths = block_fn(b, k, c, params).transpose(0, 1)  # (c, H, N)
                 if to_numpy:
-                    out[b, rows.cpu().numpy()] = block_fn(b, k, c, params).cpu().numpy()
+                    out[b, rows.cpu().numpy()] = paths.cpu().numpy()
                 else:
-                    out[rows, b] = block_fn(b, k, c, params)
+                    out[rows, b] = paths
                 start += c
         return out
 
     @staticmethod
-    def _walks(c, H, m, generator, dev, dt):
-        """Random walks ``W_h`` (c, H, m) with N(0, 1) steps: Brownian over horizons."""
-        w = torch.randn(c, H, m, generator=generator, device=dev, dtype=dt)
-        return torch.cumsum(w, dim=1, out=w)
+    def _noise_matrix(params):
+        """``A_h = [diag(d_h); F_h']`` (H, N + r, N): walks ``(H, c, N + r) @ A_h``."""
+        return torch.cat([torch.diag_embed(params["diag"]),
+                          params["factor"].transpose(-1, -2)], dim=1)
 
-    def _gaussian_block(self, c, params, generator):
-        """``loc + diag * W/sqrt(h) + factor @ Z/sqrt(h)`` for one component (c, H, N)."""
+    def _gaussian_block(self, c, params, generator, extra=0, centred=False):
+        """``loc + diag * W/sqrt(h) + factor @ Z/sqrt(h)`` for one component, (H, c, N).
+
+        One batched matrix product per horizon when ``N`` is small; for large ``N`` the
+        diagonal part is applied elementwise (``N x N`` products would waste ``O(N^2)``).
+        With ``extra > 0`` it also returns ``extra`` further walks (H, c, extra) drawn
+        in the same pass; ``centred=True`` leaves ``loc`` out.
+        """
         H, N = params["loc"].shape
         r = params["factor"].shape[-1]
-        walks = self._walks(c, H, N + r, generator, params["loc"].device,
-                            params["loc"].dtype)
-        out = torch.addcmul(params["loc"], params["diag"], walks[..., :N])
-        for j in range(r):
-            out.addcmul_(params["factor"][..., j], walks[..., N + j:N + j + 1])
-        return out
+        dev, dt = params["loc"].device, params["loc"].dtype
+        loc = params["loc"].unsqueeze(1)  # (H, 1, N)
+        if N <= 32:
+            walks, *more = _horizon_walks(H, c, [N + r] + [extra] * bool(extra), generator,
+                                          dev, dt)
+            out = (torch.bmm(walks, self._noise_matrix(params)) if centred else
+                   torch.baddbmm(loc, walks, self._noise_matrix(params)))
+        else:
+            eps, fz, *more = _horizon_walks(H, c, [N, r] + [extra] * bool(extra),
+                                            generator, dev, dt)
+            out = torch.bmm(fz, params["factor"].transpose(-1, -2).contiguous())
+            out.addcmul_(eps, params["diag"].unsqueeze(1))
+            if not centred:
+                out.add_(loc)
+        return (out, more[0]) if extra else out
 
     def _latent_paths(self, n, generator):
         """Coherent standard normals for the diagonal and low-rank parts."""
@@ -537,29 +614,26 @@ class JointSkewTMixture(_MixtureBase):
             def block(b, k, c, p):
                 H, N = p["loc"].shape
                 dev, dt = p["loc"].device, p["loc"].dtype
-                # G = s * (D eps + L z) ~ N(0, s Omega s) in observed units
-                g = self._gaussian_block(c, {**p, "loc": torch.zeros_like(p["loc"])},
-                                         generator)
+                # G = s * (D eps + L z) ~ N(0, s Omega s) in observed units, (H, c, N);
+                # the Brownian latent of U0 comes from the same noise pass
+                g, u0 = self._gaussian_block(c, p, generator, extra=1, centred=True)
                 sw = p["scale"] * w_all[b, k]  # (H, N): observed-unit w
                 sw_safe = torch.where(sw > 0, sw, torch.ones_like(sw))
                 # c'X with X = G / (s w): weights alpha / (w s sqrt(1 + a))
                 cvec = self.alpha[b, k] / sw_safe / sq[b, k, :, None]
-                cx = torch.einsum("chn,hn->ch", g, cvec).unsqueeze(-1)  # (c, H, 1)
-                wd = sw * delta[b, k]  # (H, N)
-                u0 = self._walks(c, H, 1, generator, dev, torch.float64).mul_(
-                    p["inv_sqrt_h"].double())
+                cx = torch.bmm(g, cvec.unsqueeze(-1))  # (H, c, 1)
+                wd = (sw * delta[b, k]).unsqueeze(1)  # (H, 1, N)
                 # |U0| as a half-normal *quantile transform* of the Brownian latent,
-                # F_HN^-1(Phi(u)) = Phi^-1((1 + Phi(u)) / 2): exactly half-normal at every
-                # horizon, and nearly the Brownian correlation across horizons (|u| would
-                # cut a correlation of 0.5 to 0.22)
-                u0 = torch.special.ndtri(((1.0 + torch.special.ndtr(u0)) / 2.0)
-                                         .clamp(max=1.0 - 1e-15)).to(dt)
+                # F_HN^-1(Phi(u)): exactly half-normal at every horizon, and nearly the
+                # Brownian correlation across horizons (|u| would cut 0.5 to 0.22)
+                hn = _half_normal_of(u0 * p["inv_sqrt_h"].unsqueeze(1))  # (H, c, 1)
                 # s w Z = G - beta (s w delta) c'X + (s w delta) |U0|, in one pass
-                g.addcmul_(wd, u0.sub_(beta[b, k, :, None] * cx))
+                g.addcmul_(wd, hn.sub_(beta[b, k, :, None, None] * cx))
                 nu = nu_all[b, k]
                 v = gamma_rng.standard_gamma(nu / 2.0, size=c) / (nu / 2.0)
-                rv = torch.as_tensor(v, dtype=dt, device=dev).rsqrt_()[:, None, None]
-                return torch.addcmul(p["loc"], g, rv)  # xi + w Z / sqrt(V)
+                rv = torch.as_tensor(v, dtype=dt, device=dev).rsqrt_()[None, :, None]
+                # xi + w Z / sqrt(V), in place (a fresh output would cost page faults)
+                return g.mul_(rv).add_(p["loc"].unsqueeze(1))
 
             out = self._grouped(n, generator, affine, block, to_numpy=_to_numpy)
         if _to_numpy:
@@ -591,8 +665,18 @@ class _HeadBase(nn.Module):
         nn.init.zeros_(self.per_target.bias)
         nn.init.normal_(self.pooled.weight, std=0.02 / math.sqrt(d_in))
         nn.init.zeros_(self.pooled.bias)
+        self.q, self.trust = 0, None
 
-    def _common(self, h_var, anchor, step, mask, horizon):
+    def add_empirical_dependence(self, rank: int) -> None:
+        """Add the trust map ``kappa`` of the empirical dependence path (``rank > 0``)."""
+        self.q = int(rank)
+        if self.q > 0:
+            d_in = self.per_target.in_features
+            self.trust = nn.Linear(d_in, self.K * self.H)
+            nn.init.normal_(self.trust.weight, std=0.02 / math.sqrt(d_in))
+            nn.init.zeros_(self.trust.bias)  # kappa = 0.5 at the start
+
+    def _common(self, h_var, anchor, step, mask, horizon, dependence=None):
         B, N, _ = h_var.shape
         K, H = self.K, self.H
         raw = self.per_target(h_var).view(B, N, K, H, self.n_per_target)
@@ -603,8 +687,23 @@ class _HeadBase(nn.Module):
         m = mask[:, None, None, :].to(h_var.dtype)
         loc = (anchor[:, None, None, :] + unit * raw[..., 0]) * m
         diag = unit * (F.softplus(raw[..., 1] + 0.5413) + 1e-3)  # softplus(0.5413) = 1
-        diag = diag * m + (1.0 - m)
         factor = unit.unsqueeze(-1) * raw[..., 2:2 + self.r] * m.unsqueeze(-1)
+        if self.q > 0:
+            if dependence is None:
+                raise ValueError("this head has an empirical dependence path; pass "
+                                 "dependence (B, N, q).")
+            # Split the variance s^2 of the diagonal part into an idiosyncratic share and
+            # a share kappa * comm carried by the empirical loadings E (||E_i||^2 = comm_i):
+            # var_i is unchanged and corr_ij = sqrt(kappa_i kappa_j) E_i.E_j, i.e. the
+            # context's rank-q correlation shrunk towards 0 by the learned trust kappa.
+            kappa = torch.sigmoid(self.trust(h_var).view(B, N, K, H)[:, :, :, :horizon]
+                                  .permute(0, 2, 3, 1))  # (B, K, h, N)
+            e = dependence * mask.unsqueeze(-1).to(dependence.dtype)  # (B, N, q)
+            comm = e.pow(2).sum(-1)[:, None, None, :]  # (B, 1, 1, N), <= 1
+            emp = (diag * kappa.sqrt()).unsqueeze(-1) * e[:, None, None]  # (B, K, h, N, q)
+            diag = diag * torch.sqrt((1.0 - kappa * comm).clamp_min(1e-4))
+            factor = torch.cat([factor, emp], dim=-1)
+        diag = diag * m + (1.0 - m)
         return raw, loc, diag, factor
 
 
@@ -615,8 +714,8 @@ class GaussianMixtureHead(_HeadBase):
         self.n_per_target = 2 + rank
         super().__init__(d_in, max_horizon, n_components, rank, 1)
 
-    def forward(self, h_var, h_pool, anchor, step, mask, horizon, **_):
-        _, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon)
+    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None):
+        _, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence)
         logits = self.pooled(h_pool)
         return JointGaussianMixture(logits, loc, diag, factor, mask)
 
@@ -635,8 +734,8 @@ class SkewTMixtureHead(_HeadBase):
         with torch.no_grad():  # start near nu = 8
             self.pooled.bias.view(self.K, 2)[:, 1] = math.log(6.0 / (max_nu - 8.0))
 
-    def forward(self, h_var, h_pool, anchor, step, mask, horizon, **_):
-        raw, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon)
+    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None):
+        raw, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence)
         alpha = raw[..., 2 + self.r] * mask[:, None, None, :].to(raw.dtype)
         pooled = self.pooled(h_pool).view(-1, self.K, 2)
         df = 2.0 + (self.max_nu - 2.0) * torch.sigmoid(pooled[..., 1])

@@ -18,7 +18,7 @@ from torch import nn
 from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
 
-__all__ = ["JointFM", "JointFMOutput", "normalize_context"]
+__all__ = ["JointFM", "JointFMOutput", "normalize_context", "empirical_dependence"]
 
 
 @dataclass
@@ -95,6 +95,58 @@ def normalize_context(x, time_mask, mode: str):
     return z, loc, scale, stats, anchor, step
 
 
+def empirical_dependence(z, time_mask, rank: int, halflife: float = 0.0):
+    """Eigen-loadings of the correlation of a context's increments.
+
+    The correlation ``C`` of the increments ``z_t - z_{t-1}`` (both steps observed),
+    exponentially weighted with half-life ``halflife`` steps (0: equal weights), is
+    decomposed as ``C = V diag(lam) V'``; the loadings ``E = V_q diag(lam_q)^{1/2}`` of its
+    ``q = rank`` largest eigenvalues give ``E E'``, the best rank-``q`` positive
+    semi-definite approximation of ``C`` (Eckart-Young).  Rows of ``E`` have norm at most
+    1 (a row's squared norm is the share of that series' variance the ``q`` factors
+    explain).  A series with no variation gets a zero row.  No gradient flows through
+    it: the context is data.
+
+    Parameters
+    ----------
+    z : tensor (B, T, N)
+        Normalized context (0 where not observed).
+    time_mask : bool tensor (B, T)
+    rank : int
+    halflife : float
+
+    Returns
+    -------
+    tensor (B, N, rank); columns beyond ``N`` are zero.
+    """
+    with torch.no_grad():
+        B, T, N = z.shape
+        zd = z.double()
+        dz = zd[:, 1:] - zd[:, :-1]
+        w = (time_mask[:, 1:] & time_mask[:, :-1]).double()  # (B, T-1)
+        if halflife > 0:
+            age = torch.arange(T - 2, -1, -1, device=z.device, dtype=torch.float64)
+            w = w * torch.exp2(-age / halflife)
+        w = w / w.sum(1, keepdim=True).clamp_min(1e-300)
+        mean = torch.einsum("bt,btn->bn", w, dz)
+        dc = dz - mean[:, None]
+        cov = torch.einsum("bt,btn,btm->bnm", w, dc, dc)
+        var = torch.diagonal(cov, dim1=1, dim2=2)
+        inv_sd = torch.where(var > 1e-24, torch.rsqrt(var.clamp_min(1e-300)),
+                             torch.zeros_like(var))
+        corr = cov * inv_sd[:, :, None] * inv_sd[:, None, :]
+        lam, vec = torch.linalg.eigh(corr)  # ascending
+        q = min(rank, N)
+        load = vec[..., N - q:] * torch.sqrt(lam[:, N - q:].clamp_min(0.0))[:, None, :]
+        load = load.flip(-1)  # largest first
+        # guard against round-off: ||E_i||^2 <= C_ii <= 1
+        norm = torch.linalg.vector_norm(load, dim=-1, keepdim=True)
+        load = load / norm.clamp_min(1.0)
+        if q < rank:
+            load = F.pad(load, (0, rank - q))
+        return load.to(z.dtype)
+
+
 class _Layer(nn.Module):
     """Pre-norm attention + feed-forward layer over the second-to-last axis."""
 
@@ -156,6 +208,8 @@ class JointFM(nn.Module):
         if "skewt" in c.heads:
             heads["skewt"] = SkewTMixtureHead(c.d_ff, c.max_horizon, c.n_components, c.rank,
                                               c.max_nu, c.cf_iterations)
+        for head in heads.values():
+            head.add_empirical_dependence(c.empirical_rank)
         self.heads = nn.ModuleDict(heads)
 
     @property
@@ -217,6 +271,9 @@ class JointFM(nn.Module):
         z = z.clamp(-1e4, 1e4)
         var_mask = torch.cat([target_mask, torch.ones(B, M, dtype=torch.bool, device=dev)], 1)
         z = z * var_mask[:, None, :].to(dtype)
+        dep = (empirical_dependence(z[:, :, :N].float(), time_mask, c.empirical_rank,
+                                    c.dependence_halflife)
+               if c.empirical_rank > 0 else None)
         V, P, L = N + M, c.patch_size, c.n_patches
         zv = z.permute(0, 2, 1).reshape(B, V, L, P)
         dz = torch.diff(z, dim=1, prepend=z[:, :1]).permute(0, 2, 1).reshape(B, V, L, P)
@@ -252,6 +309,6 @@ class JointFM(nn.Module):
             anchor_t = (anchor[:, :N] * target_mask).float()
             step_t = step[:, :N].float()
             dists = {name: self.heads[name](h_var, h_pool, anchor_t, step_t, target_mask,
-                                            horizon)
+                                            horizon, dependence=dep)
                      for name in names}
         return JointFMOutput(dists, loc[:, :N], scale[:, :N], target_mask)

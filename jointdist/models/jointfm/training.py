@@ -27,7 +27,8 @@ from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.model import JointFM
 from jointdist.models.jointfm.weights import save_weights
 
-__all__ = ["TrainConfig", "train", "jointfm_loss", "ValidationSet", "evaluate"]
+__all__ = ["TrainConfig", "train", "jointfm_loss", "ValidationSet", "evaluate",
+           "warm_start"]
 
 
 @dataclass
@@ -80,6 +81,11 @@ class TrainConfig:
         torch CPU threads (1 avoids spin-waiting on a shared machine).
     export_half : bool
         Store exported weights as float16.
+    init_from : str or None
+        Warm start: a checkpoint (``"default"``, a stem or a ``.pt`` file, hash-verified)
+        whose weights initialize every parameter of the same name and shape; parameters
+        it lacks (for example a newly added path) keep their initialization.  Ignored
+        when the run resumes from its own ``checkpoint_last.pt``.
     """
 
     model: dict = field(default_factory=dict)
@@ -116,6 +122,7 @@ class TrainConfig:
     amp: bool = True
     num_threads: int | None = None
     export_half: bool = False
+    init_from: str | None = None
 
     def __post_init__(self):
         self.n_targets = tuple(self.n_targets)
@@ -322,6 +329,25 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
+def warm_start(model, checkpoint) -> int:
+    """Copy the weights of ``checkpoint`` into ``model`` where name and shape match.
+
+    Returns the number of tensors copied.  The source is loaded with
+    :func:`~jointdist.models.jointfm.weights.load_weights` (hash-verified,
+    ``weights_only``).
+    """
+    from jointdist.models.jointfm.weights import load_weights
+
+    source = load_weights(checkpoint).state_dict()
+    target = model.state_dict()
+    matched = {k: v for k, v in source.items()
+               if k in target and target[k].shape == v.shape}
+    if not matched:
+        raise ValueError(f"checkpoint {checkpoint!r} shares no parameter with this model.")
+    model.load_state_dict(matched, strict=False)
+    return len(matched)
+
+
 def _dist_setup(cfg):
     """(rank, world_size, device) and process group init under torchrun."""
     from jointdist.device import resolve_device
@@ -389,6 +415,11 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
         stream_state = json.loads(ck["stream_state"])
         if main:
             print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+    elif cfg.init_from:
+        loaded = warm_start(model, cfg.init_from)
+        if main:
+            print(f"warm start from {cfg.init_from}: {loaded} tensors loaded",
+                  file=sys.stderr)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
