@@ -15,6 +15,11 @@ model's energy distance to the best baseline's on that system, averaged as a geo
 mean over systems, with the share of systems the model wins.
 
 Run: ``python benchmarks/bench_sde_protocol.py [--levels 7] [--systems 200] [--quick]``
+
+Every model draws with seed ``BENCHMARK_SEED + system`` whatever the other models, so
+results of separate runs combine exactly: ``--reuse DIR`` takes the rows of the models
+already scored in ``DIR/sde_protocol_level<L>.csv`` (same systems, samples and futures,
+checked) and scores only the others.
 """
 
 from __future__ import annotations
@@ -54,6 +59,29 @@ def relative_summary(results: pd.DataFrame, baselines=BASELINES) -> pd.DataFrame
     })
 
 
+def _settings(args, level) -> dict:
+    return {"level": level, "systems": args.systems, "samples": args.samples,
+            "futures": args.futures, "seed": BENCHMARK_SEED + level}
+
+
+def _reused_rows(args, level, names):
+    """Rows of ``names`` scored earlier with the same settings (None if none)."""
+    if not args.reuse:
+        return None
+    import json
+
+    csv_path = os.path.join(args.reuse, f"sde_protocol_level{level}.csv")
+    meta_path = csv_path.replace(".csv", ".json")
+    if not (os.path.isfile(csv_path) and os.path.isfile(meta_path)):
+        return None
+    with open(meta_path) as fh:
+        if json.load(fh) != _settings(args, level):
+            raise SystemExit(f"{meta_path} was run with other settings; not reusing it.")
+    rows = pd.read_csv(csv_path)
+    rows = rows[rows["model"].isin(names)]
+    return rows if len(rows) else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="7", help="comma-separated, e.g. 0,1,2,7,8,9")
@@ -66,6 +94,9 @@ def main():
     parser.add_argument("--out-dir", default="benchmarks/output")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's choice)")
+    parser.add_argument("--reuse", default=None, metavar="DIR",
+                        help="reuse the rows of models already scored in DIR (same "
+                             "settings) instead of scoring them again")
     args = parser.parse_args()
     if args.quick:
         args.systems, args.samples, args.futures = 20, 300, 300
@@ -82,8 +113,14 @@ def main():
         print(f"\n=== level {level}: {args.systems} systems, N=10, T=504, H=63, "
               f"{args.futures} oracle futures, {args.samples} samples per model "
               f"(generated in {time.perf_counter() - start:.1f} s) ===")
-        results = run_oracle_benchmark(models, bench, n_samples=args.samples,
+        reused = _reused_rows(args, level, names)
+        todo = {k: m for k, m in models.items() if reused is None or k not in
+                set(reused["model"])}
+        results = run_oracle_benchmark(todo, bench, n_samples=args.samples,
                                        random_state=BENCHMARK_SEED, progress=True)
+        if reused is not None:
+            print(f"reused from {args.reuse}: {sorted(set(reused['model']))}")
+            results = pd.concat([reused, results], ignore_index=True)
         table = summarize_benchmark(results)
         for metric in table.index.get_level_values("metric").unique():
             block = table.loc[metric].copy()
@@ -102,6 +139,10 @@ def main():
         print("\nmedian fit + predict seconds per system:", timing.round(3).to_dict())
         csv_path = os.path.join(args.out_dir, f"sde_protocol_level{level}.csv")
         results.to_csv(csv_path, index=False)
+        import json
+
+        with open(csv_path.replace(".csv", ".json"), "w") as fh:
+            json.dump(_settings(args, level), fh)
         try:
             import matplotlib
 

@@ -47,10 +47,18 @@ def _diffcopula(seed):
     return DiffusionCopulaForecaster(random_state=seed)
 
 
-def _jointfm(seed):
+def _jointfm(seed, head=None):
     from jointdist.models import JointFMForecaster
 
-    return JointFMForecaster(random_state=seed)
+    return JointFMForecaster(head=head, random_state=seed)
+
+
+def _jointfm_skewt(seed):
+    return _jointfm(seed, "skewt")
+
+
+def _jointfm_gmm(seed):
+    return _jointfm(seed, "gmm")
 
 
 #: Model names of the command line and the factories that build them (seed -> model).
@@ -59,7 +67,9 @@ MODELS = {
     "hs-filtered": _historical_filtered,
     "dcc": _dcc,
     "diffcopula": _diffcopula,
-    "jointfm": _jointfm,
+    "jointfm": _jointfm,  # the checkpoint's default head
+    "jointfm-skewt": _jointfm_skewt,
+    "jointfm-gmm": _jointfm_gmm,
 }
 
 
@@ -318,11 +328,23 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["demo"] + argv  # the main job on built-in defaults
     args = parser.parse_args(argv)
+    # one line per warning: the default format repeats the library's source line, which
+    # tells a command-line user nothing (e.g. arch's ConvergenceWarning in DCC stage 1)
+    import warnings
+
+    format_before = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
     except ValueError as exc:  # bad input: a message, not a traceback
         print(f"jointdist {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = format_before
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"{category.__name__}: {message}\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

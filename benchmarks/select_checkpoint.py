@@ -1,0 +1,61 @@
+"""Compare JointFM checkpoints on a held-out selection set (before the benchmark).
+
+The set uses seed ``SELECTION_SEED`` (never the training stream's, the validation's
+987654 or the benchmark's 20261122 + level), levels 2, 4 and 7, ``N = 10``: the energy
+distance after dividing every series by its true scale (as in training validation),
+its ratio to i.i.d. HistoricalSimulation, and the correlation error of
+:func:`jointdist.evaluation.oracle_scores`.  Choose the shipped checkpoint here, then
+run ``bench_sde_protocol.py`` once.
+
+Usage::
+
+    python benchmarks/select_checkpoint.py runs/x/best/jointfm runs/x/last/jointfm [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from jointdist.evaluation import pairwise_correlations
+from jointdist.models.jointfm import JointFMForecaster
+from jointdist.models.jointfm.training import ValidationSet
+
+SELECTION_SEED = 555
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--levels", type=int, nargs="+", default=[2, 4, 7])
+    p.add_argument("--systems", type=int, default=20)
+    p.add_argument("--samples", type=int, default=500)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    val = ValidationSet(args.levels, args.systems, 10, 504, 63, args.samples, 2.0, 0.25,
+                        SELECTION_SEED, args.samples)
+    print(f"selection set: levels {args.levels}, {args.systems} systems each, N=10, "
+          f"{args.samples} futures and samples, seed {SELECTION_SEED}")
+    for ck in args.checkpoints:
+        for head in ("skewt", "gmm"):
+            fc = JointFMForecaster(ck, head=head, random_state=0)
+            row = []
+            for level in args.levels:
+                s = fc.predict_samples_batch(val.sets[level][0], 63, args.samples,
+                                             random_state=0)
+                ed = val._ed(s, level).mean()
+                futures = val.sets[level][1]
+                ce = np.mean([np.abs(pairwise_correlations(s[i]) -
+                                     pairwise_correlations(futures[i])).mean()
+                              for i in range(len(s))])
+                row.append((level, ed / val.hs_ed[level].mean(), ce))
+            text = "  ".join(f"L{lv}: ratio {r:.3f} corr-err {c:.3f}" for lv, r, c in row)
+            print(f"{ck} [{head}]  mean ratio {np.mean([r for _, r, _ in row]):.3f}  "
+                  f"mean corr-err {np.mean([c for _, _, c in row]):.3f}  |  {text}")
+
+
+if __name__ == "__main__":
+    main()
