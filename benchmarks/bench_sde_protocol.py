@@ -129,11 +129,12 @@ def main():
                 best = block.loc[present, "mean"].min()
                 block["vs_best_baseline_%"] = 100 * (block["mean"] / best - 1)
             print(f"\n{metric} (mean over systems; lower is better)")
-            with pd.option_context("display.width", 160,
+            with pd.option_context("display.width", 200, "display.max_columns", None,
                                    "display.float_format", "{:.4g}".format):
                 print(block)
         print("\nScale-free: energy distance relative to the best baseline per system")
-        with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        with pd.option_context("display.width", 200, "display.max_columns", None,
+                               "display.float_format", "{:.3f}".format):
             print(relative_summary(results))
         timing = results.groupby("model")["fit_predict_seconds"].median()
         print("\nmedian fit + predict seconds per system:", timing.round(3).to_dict())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = sorted(p for p in BENCHMARKS.glob("bench_*.py"))
+SCRIPTS = sorted([*BENCHMARKS.glob("bench_*.py"), BENCHMARKS / "select_checkpoint.py"])
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
@@ -18,3 +18,37 @@ def test_benchmark_script_imports(script, monkeypatch):
     spec.loader.exec_module(module)  # runs the imports, not main()
     assert callable(getattr(module, "main", None))
     sys.modules.pop(spec.name, None)
+
+
+def test_protocol_results_reuse_and_summary(tmp_path, monkeypatch):
+    """bench_sde_protocol --reuse combines runs exactly; summarize_protocol tabulates."""
+    import subprocess
+
+    script = BENCHMARKS / "bench_sde_protocol.py"
+    common = ["--levels", "1", "--systems", "2", "--samples", "40", "--futures", "40",
+              "--threads", "1"]
+    run = lambda *a: subprocess.run([sys.executable, str(script), *common, *a],  # noqa: E731
+                                    check=True, capture_output=True, text=True)
+    run("--models", "hs,dcc", "--out-dir", str(tmp_path / "both"))
+    run("--models", "hs", "--out-dir", str(tmp_path / "a"))
+    out = run("--models", "hs,dcc", "--out-dir", str(tmp_path / "b"), "--reuse",
+              str(tmp_path / "a")).stdout
+    assert "reused from" in out
+    import pandas as pd
+
+    both = pd.read_csv(tmp_path / "both" / "sde_protocol_level1.csv")
+    combined = pd.read_csv(tmp_path / "b" / "sde_protocol_level1.csv")
+    key = ["model", "system", "horizon", "metric"]
+    pd.testing.assert_series_equal(both.sort_values(key)["value"].reset_index(drop=True),
+                                   combined.sort_values(key)["value"].reset_index(drop=True))
+    # other settings are refused, not silently mixed
+    bad = subprocess.run([sys.executable, str(script), "--levels", "1", "--systems", "3",
+                          "--samples", "40", "--futures", "40", "--models", "hs",
+                          "--reuse", str(tmp_path / "a"), "--out-dir", str(tmp_path / "c")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "other settings" in bad.stderr
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from summarize_protocol import summarize
+
+    table = summarize([tmp_path / "b" / "sde_protocol_level1.csv"])
+    assert table.count("\n") == 3 and "| 1 | 2 | dcc |" in table
