@@ -341,8 +341,8 @@ class _MixtureBase(Distribution):
         For every series set ``b`` the component counts are drawn once, ``block_fn(b, k,
         count, params)`` returns the paths of component ``k`` laid out (H, count, N) (its
         parameters broadcast, no per-path gather), and the rows are put in random order
-        so that any subset of the samples is an i.i.d. sample.  ``affine = (loc, scale)`` (B, N) maps to observed
-        units; it is folded into the parameters.
+        so that any subset of the samples is an i.i.d. sample.  ``affine = (loc,
+        scale)`` (B, N) maps to observed units; it is folded into the parameters.
 
         Returns
         -------
