@@ -25,6 +25,7 @@ checked) and scores only the others.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -68,8 +69,6 @@ def _reused_rows(args, level, names):
     """Rows of ``names`` scored earlier with the same settings (None if none)."""
     if not args.reuse:
         return None
-    import json
-
     csv_path = os.path.join(args.reuse, f"sde_protocol_level{level}.csv")
     meta_path = csv_path.replace(".csv", ".json")
     if not (os.path.isfile(csv_path) and os.path.isfile(meta_path)):
@@ -140,8 +139,6 @@ def main():
         print("\nmedian fit + predict seconds per system:", timing.round(3).to_dict())
         csv_path = os.path.join(args.out_dir, f"sde_protocol_level{level}.csv")
         results.to_csv(csv_path, index=False)
-        import json
-
         with open(csv_path.replace(".csv", ".json"), "w") as fh:
             json.dump(_settings(args, level), fh)
         try:

@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 import torch
 
-from jointdist.evaluation import pairwise_correlations
+from jointdist.evaluation import correlation_error
 from jointdist.models.jointfm import JointFMForecaster
 from jointdist.models.jointfm.training import ValidationSet
 
@@ -39,22 +39,24 @@ def main():
                         SELECTION_SEED, args.samples)
     print(f"selection set: levels {args.levels}, {args.systems} systems each, N=10, "
           f"{args.samples} futures and samples, seed {SELECTION_SEED}")
+    futures = [val.sets[level][1] for level in args.levels]
     for ck in args.checkpoints:
         for head in ("skewt", "gmm"):
             fc = JointFMForecaster(ck, head=head, random_state=0)
-            row = []
-            for level in args.levels:
-                s = fc.predict_samples_batch(val.sets[level][0], 63, args.samples,
-                                             random_state=0)
-                ed = val._ed(s, level).mean()
-                futures = val.sets[level][1]
-                ce = np.mean([np.abs(pairwise_correlations(s[i]) -
-                                     pairwise_correlations(futures[i])).mean()
-                              for i in range(len(s))])
-                row.append((level, ed / val.hs_ed[level].mean(), ce))
-            text = "  ".join(f"L{lv}: ratio {r:.3f} corr-err {c:.3f}" for lv, r, c in row)
-            print(f"{ck} [{head}]  mean ratio {np.mean([r for _, r, _ in row]):.3f}  "
-                  f"mean corr-err {np.mean([c for _, _, c in row]):.3f}  |  {text}")
+            drawn = []  # ValidationSet.evaluate asks for the levels in order
+
+            def sample_fn(histories):
+                drawn.append(fc.predict_samples_batch(histories, 63, args.samples,
+                                                      random_state=0))
+                return drawn[-1]
+
+            res = val.evaluate(sample_fn)
+            corr_err = [np.mean([correlation_error(s, f).mean() for s, f in zip(smp, fut)])
+                        for smp, fut in zip(drawn, futures)]
+            text = "  ".join(f"L{lv}: ratio {res[f'ratio_{lv}']:.3f} corr-err {ce:.3f}"
+                             for lv, ce in zip(args.levels, corr_err))
+            print(f"{ck} [{head}]  mean ratio {res['ratio']:.3f}  "
+                  f"mean corr-err {np.mean(corr_err):.3f}  |  {text}")
 
 
 if __name__ == "__main__":

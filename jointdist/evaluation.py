@@ -28,8 +28,8 @@ from jointdist.metrics import crps_sum, marginal_energy
 from jointdist.metrics._arrays import mean_pairwise_distance
 from jointdist.metrics.energy import _self_term
 
-__all__ = ["ORACLE_METRICS", "oracle_scores", "oracle_spread", "pairwise_correlations",
-           "run_oracle_benchmark", "summarize_benchmark"]
+__all__ = ["ORACLE_METRICS", "correlation_error", "oracle_scores", "oracle_spread",
+           "pairwise_correlations", "run_oracle_benchmark", "summarize_benchmark"]
 
 #: Metrics computed against oracle futures, in the order of the reports.
 ORACLE_METRICS = ("energy_distance", "marginal_energy", "crps_sum", "correlation_error")
@@ -68,6 +68,25 @@ def pairwise_correlations(paths) -> np.ndarray:
     return corr[:, iu[0], iu[1]]
 
 
+def correlation_error(samples, futures) -> np.ndarray:
+    """Mean absolute difference of the pairwise correlations, per horizon.
+
+    Parameters
+    ----------
+    samples, futures : array-like of shape (n_paths, horizon, n_targets)
+
+    Returns
+    -------
+    ndarray of shape (horizon,)
+        Mean over pairs of targets of ``|corr_samples - corr_futures|`` (see
+        :func:`pairwise_correlations`); NaN for a single target.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.shape[-1] < 2:
+        return np.full(samples.shape[-2], np.nan)
+    return np.abs(pairwise_correlations(samples) - pairwise_correlations(futures)).mean(-1)
+
+
 def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     """Per-horizon distances of one forecast to the oracle futures of one system.
 
@@ -83,9 +102,8 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     dict of ndarray of shape (horizon,)
         ``energy_distance``, ``marginal_energy`` (both with the unbiased "fair"
         estimator), ``crps_sum`` (expected CRPS of the sum over the oracle futures) and
-        ``correlation_error``: the mean absolute difference, over pairs of targets,
-        between the correlation of the samples and of the oracle futures at each
-        horizon (scale-free and blind to the marginals; NaN for a single target).
+        ``correlation_error`` (:func:`correlation_error`: scale-free and blind to the
+        marginals).
     """
     samples = np.asarray(samples, dtype=np.float64)
     futures = np.asarray(futures, dtype=np.float64)
@@ -101,9 +119,7 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
         "marginal_energy": np.asarray(marginal_energy(samples, futures, per_horizon=True)),
         # every oracle future plays the observation; average the scores over them
         "crps_sum": np.asarray(crps_sum(futures, samples[None], per_horizon=True)).mean(0),
-        "correlation_error": (np.abs(pairwise_correlations(samples)
-                                     - pairwise_correlations(futures)).mean(-1)
-                              if samples.shape[-1] > 1 else np.full(samples.shape[-2], np.nan)),
+        "correlation_error": correlation_error(samples, futures),
     }
 
 

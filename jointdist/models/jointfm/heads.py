@@ -30,6 +30,7 @@ skewness, and their contribution is removed from the log-density exactly.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -182,7 +183,14 @@ def brownian_normals(shape, horizon_axis: int, generator=None, device=None,
 #: generator, so that two or more CPU threads can fill it at once while the values depend
 #: only on the seed, never on the thread count.
 _NOISE_PIECES = 4
-_POOL = {"executor": None, "workers": 0}
+
+
+@functools.lru_cache(maxsize=None)
+def _noise_executor(workers: int):
+    """The thread pool that fills noise pieces (one per worker count, made once)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers, thread_name_prefix="jointfm-noise")
 
 
 def _fill_standard_normal(buf, generator=None):
@@ -202,14 +210,8 @@ def _fill_standard_normal(buf, generator=None):
         for piece, gen in zip(pieces, gens):
             piece.normal_(generator=gen)
         return buf
-    if _POOL["workers"] != workers:
-        from concurrent.futures import ThreadPoolExecutor
-
-        if _POOL["executor"] is not None:
-            _POOL["executor"].shutdown(wait=False)
-        _POOL["executor"], _POOL["workers"] = ThreadPoolExecutor(workers), workers
-    list(_POOL["executor"].map(lambda pg: pg[0].normal_(generator=pg[1]),
-                               zip(pieces, gens)))
+    list(_noise_executor(workers).map(lambda pg: pg[0].normal_(generator=pg[1]),
+                                      zip(pieces, gens)))
     return buf
 
 
