@@ -118,3 +118,39 @@ def test_loss_falls_clearly_on_a_tiny_fixed_sde_set():
         losses.append(loss.item())
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     assert last < first - 0.3, (first, last)  # nats per target and horizon
+
+
+def _torchrun(config, *args):
+    """Two CPU ranks (gloo) under torchrun; returns the finished process."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", "2", "-m", "jointdist.models.jointfm.train",
+           "--config", str(config), "--no-progress", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_ranks_keep_own_streams_agree_on_stops_and_resume_exactly(tmp_path):
+    cfg = _cfg(tmp_path, steps=6, val_every=3, checkpoint_every=2, energy_weight=0.0)
+    cfg.to_json(tmp_path / "c.json")
+    straight = _torchrun(tmp_path / "c.json")
+    summary = [json.loads(line) for line in straight.stdout.splitlines()
+               if line.startswith("{")]
+    assert len(summary) == 1 and summary[0]["step"] == 6  # one line, from rank 0
+    ck = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=True)
+    states = json.loads(ck["stream_state"])
+    assert len(states) == 2 and states[0] != states[1]  # the ranks draw different systems
+    # a time limit reached by the ranks at different moments stops both (no hang), and
+    # resuming gives the straight run's weights: each rank resumes its own stream
+    _torchrun(tmp_path / "c.json", "--out-dir", str(tmp_path / "cut"), "--max-seconds", "0")
+    assert torch.load(tmp_path / "cut" / "checkpoint_last.pt", weights_only=True)["step"] == 1
+    resumed = _torchrun(tmp_path / "c.json", "--out-dir", str(tmp_path / "cut"))
+    assert "resumed from" in resumed.stderr
+    a = load_weights(tmp_path / "run" / "last" / "jointfm").state_dict()
+    b = load_weights(tmp_path / "cut" / "last" / "jointfm").state_dict()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6)

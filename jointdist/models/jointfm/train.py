@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from jointdist.models.jointfm.training import TrainConfig, train
@@ -37,7 +38,8 @@ def main(argv=None) -> int:
         return 2
     result = train(cfg, resume=not args.no_resume, progress=not args.no_progress,
                    max_seconds=args.max_seconds)
-    print(json.dumps(result))
+    if int(os.environ.get("RANK", "0")) == 0:  # one summary line under torchrun
+        print(json.dumps(result))
     return 0
 
 

@@ -368,6 +368,33 @@ def _dist_setup(cfg):
     return 0, 1, resolve_device(cfg.device)
 
 
+def _any_rank(flag: bool, world: int, device) -> bool:
+    """True on every rank when ``flag`` is true on any (a collective under DDP).
+
+    Decisions that change the control flow (skip a batch, stop on the time limit) must be
+    taken by all ranks together, or the next gradient all-reduce waits forever.
+    """
+    if world == 1:
+        return bool(flag)
+    import torch.distributed as dist
+
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def _stream_states(stream, world: int) -> list:
+    """The random state of every rank's stream (gathered under DDP), rank order."""
+    state = stream._rng.bit_generator.state
+    if world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states = [None] * world
+    dist.all_gather_object(states, state)
+    return states
+
+
 def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
           max_seconds: float | None = None) -> dict:
     """Run (or resume) pretraining.
@@ -438,8 +465,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                        n_targets=tuple(cfg.n_targets), n_features=cfg.n_features,
                        context_length=T, horizon=H, n_futures=cfg.n_futures, t_in=cfg.t_in,
                        t_out=cfg.t_out, random_state=cfg.seed + 7919 * rank, device=device)
-    if stream_state is not None:
-        stream._rng.bit_generator.state = stream_state[rank % len(stream_state)]
+    if stream_state is not None and rank < len(stream_state):
+        # each rank continues its own stream; a rank added on resume keeps its fresh seed
+        stream._rng.bit_generator.state = stream_state[rank]
     stream.n_batches_ = step
     gen = torch.Generator()
 
@@ -450,10 +478,10 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                             cfg.val_samples)
     val_csv, log_csv = out / "validation.csv", out / "train_log.csv"
 
-    def checkpoint():
+    def checkpoint():  # collective under DDP: every rank calls it at the same step
+        states = _stream_states(stream, world)
         if not main:
             return
-        states = [stream._rng.bit_generator.state]
         tmp = ckpt_path.with_suffix(".pt.tmp")
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "step": step, "best": best,
@@ -487,25 +515,24 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                                        amp=cfg.amp)
         except torch.linalg.LinAlgError as exc:  # a degenerate batch must not end a run
             loss, parts = torch.tensor(math.nan), {}
-            if main:
-                print(f"step {step}: {exc}", file=sys.stderr)
+            print(f"step {step}: {exc}", file=sys.stderr)
         opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            if main:
-                print(f"step {step}: non-finite loss, batch skipped", file=sys.stderr)
-            step += 1
-            sched.step()
-            continue
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        bad = not bool(torch.isfinite(loss))
+        if bad:
+            print(f"step {step}" + (f" (rank {rank})" if world > 1 else "")
+                  + ": non-finite loss, batch skipped", file=sys.stderr)
+        skip = _any_rank(bad, world, device)  # every rank skips this step's update
+        if not skip:
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            last_loss = float(loss.detach())
+            losses.append(last_loss)
+            bar.set_postfix(loss=f"{last_loss:.3f}", refresh=False)
         sched.step()
         step += 1
-        last_loss = float(loss.detach())
-        losses.append(last_loss)
         bar.update(1)
-        bar.set_postfix(loss=f"{last_loss:.3f}", refresh=False)
-        if main and (step % 10 == 0 or step == cfg.steps):
+        if main and not skip and (step % 10 == 0 or step == cfg.steps):
             append(log_csv, {"step": step, "elapsed_s": round(time.time() - start, 2),
                              "loss": round(float(np.mean(losses[-10:])), 5),
                              **{f"nll_{k}": round(v, 5) for k, v in parts.items()},
@@ -524,7 +551,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                 save_weights(model, out / "best" / "jointfm", half=cfg.export_half)
             bar.write(f"step {step}: val " + " ".join(f"{k}={v:.4g}" for k, v in res.items()
                                                       if not k.split("_")[1].startswith("hs")))
-        timeout = max_seconds is not None and time.time() - start > max_seconds
+        timeout = _any_rank(max_seconds is not None and time.time() - start > max_seconds,
+                            world, device)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or timeout:
             checkpoint()
         if timeout:
