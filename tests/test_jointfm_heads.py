@@ -206,14 +206,15 @@ def test_brownian_normals_are_standard():
     np.testing.assert_allclose(u.var(0).numpy(), 1.0, atol=0.03)
 
 
-def test_factor_signs_are_aligned_across_horizons():
+@pytest.mark.parametrize("n_targets", [2, 40])  # dense Cholesky path; loadings path
+def test_factor_signs_are_aligned_across_horizons(n_targets):
     """Loadings whose sign flips between horizons (same laws) still give coherent paths."""
-    H = 12
+    H, N = 12, n_targets
     h = torch.arange(1, H + 1, dtype=D64)
     sign = (-1.0) ** h
-    factor = (sign * h.sqrt()).view(1, 1, H, 1, 1).expand(1, 1, H, 2, 1).clone()
-    diag = torch.full((1, 1, H, 2), 1e-3, dtype=D64)
-    dist = JointGaussianMixture(torch.zeros(1, 1, dtype=D64), torch.zeros(1, 1, H, 2,
+    factor = (sign * h.sqrt()).view(1, 1, H, 1, 1).expand(1, 1, H, N, 1).clone()
+    diag = torch.full((1, 1, H, N), 1e-3, dtype=D64)
+    dist = JointGaussianMixture(torch.zeros(1, 1, dtype=D64), torch.zeros(1, 1, H, N,
                                 dtype=D64), diag, factor)
     x = dist.sample((20_000,), generator=torch.Generator().manual_seed(0))[:, 0, :, 0].numpy()
     for h1, h2 in [(1, 2), (3, 12)]:

@@ -5,7 +5,9 @@ law of the ``N`` targets (seed 000, Sec. 3.3):
 
 * :class:`JointGaussianMixture` -- components ``N(mu_kh, Sigma_kh)`` with
   ``Sigma_kh = diag(s_kh^2) + L_kh L_kh'`` (low-rank-plus-diagonal: ``L`` has one row of
-  ``r`` loadings per target, so it scales with ``N`` and never needs an ``N x N`` factor);
+  ``r`` loadings per target, so the density scales with ``N`` and never needs an
+  ``N x N`` factor; the sampler factors ``Sigma_kh`` only while ``N <= 32``, where that
+  saves noise);
 * :class:`JointSkewTMixture` -- components are multivariate skew-t laws of Azzalini &
   Capitanio (2003) with location ``xi_kh``, scale matrix ``Omega_kh`` (same
   low-rank-plus-diagonal form), skewness ``alpha_kh`` and degrees of freedom ``nu_k``.
@@ -215,6 +217,11 @@ def _fill_standard_normal(buf, generator=None):
     return buf
 
 
+#: Up to this many targets a component's noise goes through one dense ``N x N`` factor
+#: per horizon; above it, through the diagonal and the loadings separately.
+_DENSE_MAX_N = 32
+
+
 def _horizon_walks(H, c, dims, generator, dev, dt):
     """Random walks ``W_h`` with N(0, 1) steps, Brownian over horizons.
 
@@ -328,7 +335,8 @@ class _MixtureBase(Distribution):
         free; but the paths share factor noise across horizons, and a sign flip between
         two horizons would decorrelate them.  Each ``L_h`` is therefore rotated onto the
         loadings of the last horizon by orthogonal Procrustes (``Q = U V'`` from the SVD
-        of ``L_h' L_ref``), which leaves every horizon's law unchanged.
+        of ``L_h' L_ref``), which leaves every horizon's law unchanged.  Needed on the
+        loadings path only (``N > _DENSE_MAX_N``); the Cholesky path is unique.
         """
         fac = self.factor
         if fac.shape[-1] == 0:
@@ -368,7 +376,9 @@ class _MixtureBase(Distribution):
             out = torch.empty(n, B, H, N, device=dev, dtype=dt)
         inv_sqrt_h = torch.rsqrt(torch.arange(1, H + 1, device=dev, dtype=dt))[:, None]
         probs = self.mixture_probs.detach()
-        factor_all = self._aligned_factor()
+        # the dense path factors each horizon's covariance; only the loadings path needs
+        # loadings aligned across horizons
+        factor_all = self._aligned_factor() if N > _DENSE_MAX_N else self.factor
         for b in range(B):
             counts = torch.bincount(torch.multinomial(probs[b], n, replacement=True,
                                                       generator=generator), minlength=K)
@@ -396,15 +406,30 @@ class _MixtureBase(Distribution):
 
     @staticmethod
     def _noise_matrix(params):
-        """``A_h = [diag(d_h); F_h']`` (H, N + r, N): walks ``(H, c, N + r) @ A_h``."""
-        return torch.cat([torch.diag_embed(params["diag"]),
-                          params["factor"].transpose(-1, -2)], dim=1)
+        """``M_h`` (H, N, N) with ``M_h' M_h = diag(d_h^2) + F_h F_h'``: walks ``(H, c, N) @ M_h``.
+
+        A Cholesky factor needs ``N`` normals per step where ``[diag(d_h); F_h']`` needs
+        ``N + r`` (16 against 10 for the default head at ``N = 10``), and it varies as
+        smoothly over the horizons as the covariance does (it is unique), so the paths
+        stay coherent.  It is taken of the correlation matrix, in float64; a target with
+        zero scale (padding) gets a zero column.
+        """
+        d, f = params["diag"].double(), params["factor"].double()
+        cov = torch.diag_embed(d * d) + f @ f.transpose(-1, -2)  # (H, N, N)
+        sd = torch.diagonal(cov, dim1=-2, dim2=-1).sqrt()
+        inv_sd = torch.where(sd > 0, 1.0 / sd.clamp_min(1e-300), torch.zeros_like(sd))
+        corr = cov * inv_sd[..., :, None] * inv_sd[..., None, :]
+        # unit diagonal for zero-scale targets; 1e-12 keeps near-singular ones factorable
+        corr = corr + torch.diag_embed((sd == 0).to(corr.dtype) + 1e-12)
+        chol = torch.linalg.cholesky(corr) * sd[..., :, None]  # Sigma = chol chol'
+        return chol.transpose(-1, -2).to(params["diag"].dtype)
 
     def _gaussian_block(self, c, params, generator, extra=0, centred=False):
         """``loc + diag * W/sqrt(h) + factor @ Z/sqrt(h)`` for one component, (H, c, N).
 
-        One batched matrix product per horizon when ``N`` is small; for large ``N`` the
-        diagonal part is applied elementwise (``N x N`` products would waste ``O(N^2)``).
+        One batched matrix product per horizon with the covariance's Cholesky factor when
+        ``N`` is small; for large ``N`` the diagonal part is applied elementwise and the
+        loadings by a product (``N x N`` products would waste ``O(N^2)``).
         With ``extra > 0`` it also returns ``extra`` further walks (H, c, extra) drawn
         in the same pass; ``centred=True`` leaves ``loc`` out.
         """
@@ -412,8 +437,8 @@ class _MixtureBase(Distribution):
         r = params["factor"].shape[-1]
         dev, dt = params["loc"].device, params["loc"].dtype
         loc = params["loc"].unsqueeze(1)  # (H, 1, N)
-        if N <= 32:
-            walks, *more = _horizon_walks(H, c, [N + r] + [extra] * bool(extra), generator,
+        if N <= _DENSE_MAX_N:
+            walks, *more = _horizon_walks(H, c, [N] + [extra] * bool(extra), generator,
                                           dev, dt)
             out = (torch.bmm(walks, self._noise_matrix(params)) if centred else
                    torch.baddbmm(loc, walks, self._noise_matrix(params)))
