@@ -1,25 +1,29 @@
 """Seed 000, Sec. 4: zero-shot recovery of oracle joint distributions on SDE systems.
 
-For each curriculum level asked for: ``n_systems`` unseen systems (seed never used in
-training or validation), N=10 targets, a T=504-step history, 1,000 oracle futures of
-H=63 steps branched from the exact terminal state, and 1,000 samples per model.  Prints
-per model the energy distance to the oracle (primary), the marginal energy and the
-expected CRPS-sum, averaged over horizons and at h=1, 21, 42, 63, the change relative to
-the best baseline (HistoricalSimulation, DCCGarchForecaster), and saves a per-horizon
-figure like the paper's Figure 2 plus the tidy results as CSV.
+For each curriculum level asked for (``--levels``) and each out-of-curriculum family
+(``--families``, :mod:`jointdist.datasets.families`): ``n_systems`` unseen systems
+(seeds never used in training, validation or checkpoint selection), N=10 targets, a
+T=504-step history, 1,000 oracle futures of H=63 steps branched from the exact terminal
+state, and 1,000 samples per model.
 
-Raw energy distances scale with the series, and the SDE systems span five orders of
-magnitude of scale, so the plain mean over systems is dominated by the largest ones.
-The script therefore also prints a scale-free summary: for each system the ratio of a
-model's energy distance to the best baseline's on that system, averaged as a geometric
-mean over systems, with the share of systems the model wins.
+The report leads with **scale-free** figures (the systems span five orders of magnitude
+of scale, so raw means over systems are dominated by the largest ones): for every
+metric of :data:`jointdist.evaluation.SCALE_FREE_METRICS` (energy distance / oracle
+spread, standardized energy distance, variogram divergence, portfolio energy,
+correlation error) the mean over systems, its paired ratio to the best baseline
+(HistoricalSimulation, DCCGarchForecaster) with a bootstrap interval over systems, the
+geometric mean of per-system ratios and the share of systems won
+(:func:`jointdist.evaluation.summarize_relative`).  The raw means of seed 000 (energy
+distance, marginal energy, CRPS-sum) follow, by horizon, for comparison with the paper.
+A per-horizon figure and the tidy results (CSV) are saved.
 
-Run: ``python benchmarks/bench_sde_protocol.py [--levels 7] [--systems 200] [--quick]``
+Run: ``python benchmarks/bench_sde_protocol.py [--levels 7] [--families all]
+[--systems 200] [--quick]``
 
 Every model draws with seed ``BENCHMARK_SEED + system`` whatever the other models, so
 results of separate runs combine exactly: ``--reuse DIR`` takes the rows of the models
-already scored in ``DIR/sde_protocol_level<L>.csv`` (same systems, samples and futures,
-checked) and scores only the others.
+already scored in ``DIR/<name>.csv`` (same systems, samples and futures, checked) and
+scores only the others.
 """
 
 from __future__ import annotations
@@ -34,47 +38,78 @@ import pandas as pd
 import torch
 
 from jointdist.cli import MODELS, make_model
-from jointdist.datasets import load_sde_benchmark
-from jointdist.evaluation import run_oracle_benchmark, summarize_benchmark
+from jointdist.datasets import FAMILIES, load_family_benchmark, load_sde_benchmark
+from jointdist.evaluation import (
+    SCALE_FREE_METRICS,
+    run_oracle_benchmark,
+    summarize_benchmark,
+    summarize_relative,
+)
 
 #: Seed of the benchmark systems; training and validation must never use it.
 BENCHMARK_SEED = 20_261_122
+#: Seed offset of the out-of-curriculum families (family i uses BENCHMARK_SEED + 100 + i).
+FAMILY_SEED_OFFSET = 100
 BASELINES = ("hs", "dcc")
+RAW_METRICS = ("energy_distance", "marginal_energy", "crps_sum")
 
 
 def relative_summary(results: pd.DataFrame, baselines=BASELINES) -> pd.DataFrame:
-    """Per-system ratio to the best baseline of the horizon-averaged energy distance."""
-    ed = results[results.metric == "energy_distance"]
-    per_system = ed.groupby(["system", "model"])["value"].mean().unstack("model")
-    per_system = per_system.dropna()
-    present = [b for b in baselines if b in per_system.columns]
-    best = per_system[present].min(axis=1)
-    # energy distances with the fair estimator can be <= 0 for near-perfect forecasts;
-    # the ratio is taken on values floored at a tiny fraction of the baseline's
-    floor = 1e-6 * best.abs().clip(lower=1e-12)
-    ratios = per_system.clip(lower=floor, axis=0).div(best.clip(lower=floor), axis=0)
-    return pd.DataFrame({
-        "geo_mean_ratio_to_best_baseline": np.exp(np.log(ratios).mean()),
-        "share_of_systems_better": (ratios < 1).mean(),
-        "n_systems": ratios.count(),
-    })
+    """Scale-free summary: :func:`jointdist.evaluation.summarize_relative`, fixed seed."""
+    return summarize_relative(results, baselines, n_bootstrap=2000, random_state=0)
 
 
-def _settings(args, level) -> dict:
-    return {"level": level, "systems": args.systems, "samples": args.samples,
-            "futures": args.futures, "seed": BENCHMARK_SEED + level}
+def format_relative(table: pd.DataFrame) -> str:
+    """One line per metric and model: mean, ratio to the best baseline [95% CI], ..."""
+    lines = [f"{'metric':<30}{'model':<16}{'mean':>10}{'ratio [95% CI]':>26}"
+             f"{'geo. ratio':>12}{'won':>7}"]
+    for (metric, model), row in table.iterrows():
+        ci = f"{row.ratio_of_means:.3f} [{row.ratio_low:.3f}, {row.ratio_high:.3f}]"
+        lines.append(f"{metric:<30}{model:<16}{row['mean']:>10.4g}{ci:>26}"
+                     f"{row.geo_mean_ratio:>12.3f}{100 * row.share_won:>6.0f}%")
+    return "\n".join(lines)
 
 
-def _reused_rows(args, level, names):
+def _benchmarks(args):
+    """(name, settings) of every benchmark asked for: levels first, then families."""
+    out = []
+    for level in (int(v) for v in args.levels.split(",") if v):
+        out.append((f"sde_protocol_level{level}", {
+            "level": level, "systems": args.systems, "samples": args.samples,
+            "futures": args.futures, "seed": BENCHMARK_SEED + level}))
+    families = FAMILIES if args.families == "all" else [f for f in args.families.split(",")
+                                                         if f]
+    for family in families:
+        if family not in FAMILIES:
+            raise SystemExit(f"unknown family {family!r}; available: {', '.join(FAMILIES)}")
+        out.append((f"family_{family}", {
+            "family": family, "systems": args.systems, "samples": args.samples,
+            "futures": args.futures,
+            "seed": BENCHMARK_SEED + FAMILY_SEED_OFFSET + FAMILIES.index(family)}))
+    return out
+
+
+def _load(settings):
+    if "level" in settings:
+        return load_sde_benchmark(level=settings["level"], n_systems=settings["systems"],
+                                  n_targets=10, context_length=504, horizon=63,
+                                  n_futures=settings["futures"], random_state=settings["seed"],
+                                  device="cpu")
+    return load_family_benchmark(settings["family"], n_systems=settings["systems"],
+                                 n_targets=10, context_length=504, horizon=63,
+                                 n_futures=settings["futures"], random_state=settings["seed"])
+
+
+def _reused_rows(args, name, settings, names):
     """Rows of ``names`` scored earlier with the same settings (None if none)."""
     if not args.reuse:
         return None
-    csv_path = os.path.join(args.reuse, f"sde_protocol_level{level}.csv")
+    csv_path = os.path.join(args.reuse, f"{name}.csv")
     meta_path = csv_path.replace(".csv", ".json")
     if not (os.path.isfile(csv_path) and os.path.isfile(meta_path)):
         return None
     with open(meta_path) as fh:
-        if json.load(fh) != _settings(args, level):
+        if json.load(fh) != settings:
             raise SystemExit(f"{meta_path} was run with other settings; not reusing it.")
     rows = pd.read_csv(csv_path)
     rows = rows[rows["model"].isin(names)]
@@ -83,7 +118,12 @@ def _reused_rows(args, level, names):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", default="7", help="comma-separated, e.g. 0,1,2,7,8,9")
+    parser.add_argument("--levels", default="7",
+                        help="comma-separated curriculum levels, e.g. 0,1,2,7,8,9 "
+                             "('' for none)")
+    parser.add_argument("--families", default="",
+                        help="comma-separated out-of-curriculum families, or 'all': "
+                             + ", ".join(FAMILIES))
     parser.add_argument("--systems", type=int, default=200)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--futures", type=int, default=1000)
@@ -104,15 +144,15 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     names = args.models.split(",")
     models = {name: make_model(name, 0) for name in names}
-    for level in (int(v) for v in args.levels.split(",")):
+    for name, settings in _benchmarks(args):
         start = time.perf_counter()
-        bench = load_sde_benchmark(level=level, n_systems=args.systems, n_targets=10,
-                                   context_length=504, horizon=63, n_futures=args.futures,
-                                   random_state=BENCHMARK_SEED + level, device="cpu")
-        print(f"\n=== level {level}: {args.systems} systems, N=10, T=504, H=63, "
-              f"{args.futures} oracle futures, {args.samples} samples per model "
-              f"(generated in {time.perf_counter() - start:.1f} s) ===")
-        reused = _reused_rows(args, level, names)
+        bench = _load(settings)
+        what = (f"level {settings['level']}" if "level" in settings
+                else f"family {settings['family']}")
+        print(f"\n=== {what}: {args.systems} systems, N=10, T=504, H=63, "
+              f"{args.futures} oracle futures, {args.samples} samples per model, seed "
+              f"{settings['seed']} (generated in {time.perf_counter() - start:.1f} s) ===")
+        reused = _reused_rows(args, name, settings, names)
         todo = {k: m for k, m in models.items() if reused is None or k not in
                 set(reused["model"])}
         results = run_oracle_benchmark(todo, bench, n_samples=args.samples,
@@ -120,37 +160,42 @@ def main():
         if reused is not None:
             print(f"reused from {args.reuse}: {sorted(set(reused['model']))}")
             results = pd.concat([reused, results], ignore_index=True)
+        print("\nScale-free (per system, averaged over horizons; lower is better; ratio: "
+              "mean / mean of the best baseline, paired bootstrap over systems; geo. "
+              "ratio and won: per system against that system's best baseline)")
+        print(format_relative(relative_summary(results)))
         table = summarize_benchmark(results)
-        for metric in table.index.get_level_values("metric").unique():
+        for metric in RAW_METRICS:
+            if metric not in table.index.get_level_values("metric"):
+                continue
             block = table.loc[metric].copy()
             present = [b for b in BASELINES if b in block.index]
             if present:
                 best = block.loc[present, "mean"].min()
                 block["vs_best_baseline_%"] = 100 * (block["mean"] / best - 1)
-            print(f"\n{metric} (mean over systems; lower is better)")
+            print(f"\n{metric} (raw, mean over systems: dominated by the largest; lower "
+                  "is better)")
             with pd.option_context("display.width", 200, "display.max_columns", None,
                                    "display.float_format", "{:.4g}".format):
                 print(block)
-        print("\nScale-free: energy distance relative to the best baseline per system")
-        with pd.option_context("display.width", 200, "display.max_columns", None,
-                               "display.float_format", "{:.3f}".format):
-            print(relative_summary(results))
         timing = results.groupby("model")["fit_predict_seconds"].median()
         print("\nmedian fit + predict seconds per system:", timing.round(3).to_dict())
-        csv_path = os.path.join(args.out_dir, f"sde_protocol_level{level}.csv")
+        csv_path = os.path.join(args.out_dir, f"{name}.csv")
         results.to_csv(csv_path, index=False)
         with open(csv_path.replace(".csv", ".json"), "w") as fh:
-            json.dump(_settings(args, level), fh)
+            json.dump(settings, fh)
         try:
             import matplotlib
 
             matplotlib.use("Agg")
             from jointdist.plotting import plot_metric_by_horizon
 
-            fig = plot_metric_by_horizon(results)
-            fig.suptitle(f"SDE level {level}", y=1.02)
-            fig.savefig(os.path.join(args.out_dir, f"sde_protocol_level{level}.png"),
-                        dpi=120, bbox_inches="tight")
+            fig = plot_metric_by_horizon(results, metrics=[
+                m for m in SCALE_FREE_METRICS[:4] + ("energy_distance",)
+                if m in set(results["metric"])])
+            fig.suptitle(what, y=1.02)
+            fig.savefig(os.path.join(args.out_dir, f"{name}.png"), dpi=120,
+                        bbox_inches="tight")
         except ImportError:
             pass
         print(f"results: {csv_path}")

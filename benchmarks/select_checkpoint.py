@@ -3,8 +3,10 @@
 The set uses seed ``SELECTION_SEED`` (never the training stream's, the validation's
 987654 or the benchmark's 20261122 + level), levels 2, 4 and 7, ``N = 10``: the energy
 distance after dividing every series by its true scale (as in training validation),
-its ratio to i.i.d. HistoricalSimulation, and the correlation error of
-:func:`jointdist.evaluation.oracle_scores`.  Choose the shipped checkpoint here, then
+its ratio to i.i.d. HistoricalSimulation, and the scale-free, dependence-sensitive
+scores of :func:`jointdist.evaluation.oracle_scores` (energy distance / oracle spread,
+standardized energy distance, variogram divergence, correlation error), averaged over
+systems and levels.  Choose the shipped checkpoint here, then
 run ``bench_sde_protocol.py`` once.
 
 Usage::
@@ -19,7 +21,7 @@ import argparse
 import numpy as np
 import torch
 
-from jointdist.evaluation import correlation_error
+from jointdist.evaluation import oracle_scores
 from jointdist.models.jointfm import JointFMForecaster
 from jointdist.models.jointfm.training import ValidationSet
 
@@ -51,12 +53,22 @@ def main():
                 return drawn[-1]
 
             res = val.evaluate(sample_fn)
-            corr_err = [np.mean([correlation_error(s, f).mean() for s, f in zip(smp, fut)])
-                        for smp, fut in zip(drawn, futures)]
+            scores = [[oracle_scores(s, f) for s, f in zip(smp, fut)]
+                      for smp, fut in zip(drawn, futures)]  # [level][system]
+
+            def mean_of(metric, level_scores):
+                return float(np.mean([sc[metric].mean() for sc in level_scores]))
+
+            corr_err = [mean_of("correlation_error", sc) for sc in scores]
             text = "  ".join(f"L{lv}: ratio {res[f'ratio_{lv}']:.3f} corr-err {ce:.3f}"
                              for lv, ce in zip(args.levels, corr_err))
+            extra = "  ".join(
+                f"{short} {np.mean([mean_of(metric, sc) for sc in scores]):.4f}"
+                for short, metric in (("ED/spread", "normalized_energy_distance"),
+                                      ("std-ED", "standardized_energy_distance"),
+                                      ("vario", "variogram_divergence")))
             print(f"{ck} [{head}]  mean ratio {res['ratio']:.3f}  "
-                  f"mean corr-err {np.mean(corr_err):.3f}  |  {text}")
+                  f"mean corr-err {np.mean(corr_err):.3f}  {extra}  |  {text}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""Markdown table of saved SDE-protocol results (``bench_sde_protocol.py`` CSVs).
+"""Markdown tables of saved SDE-protocol results (``bench_sde_protocol.py`` CSVs).
 
 Usage::
 
-    python benchmarks/summarize_protocol.py benchmarks/output/sde_protocol_level*.csv
+    python benchmarks/summarize_protocol.py benchmarks/output/*.csv
 
-One row per level and model: energy distance (mean over systems and horizons, and its
-change against the best of the baselines), the scale-free per-system geometric-mean
-ratio to the best baseline with the share of systems won, marginal energy, CRPS-sum and
-correlation error (all means over systems and horizons; lower is better).
+One row per benchmark (curriculum level or out-of-curriculum family) and model, with
+the scale-free figures first: the mean over systems of the energy distance divided by
+the oracle spread, its ratio to the best baseline with the 95% paired bootstrap
+interval over systems and the share of systems won; the standardized energy distance,
+variogram divergence and portfolio energy as ratios to the best baseline; the
+correlation error; then the raw mean energy distance of seed 000 (dominated by the
+largest systems) for comparison.  Lower is better everywhere.
 """
 
 from __future__ import annotations
@@ -19,31 +22,36 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sde_protocol import BASELINES, relative_summary  # noqa: E402
+from bench_sde_protocol import relative_summary  # noqa: E402
+
+
+def _benchmark_name(path) -> str:
+    stem = Path(path).stem
+    match = re.search(r"level(\d+)", stem)
+    return f"level {match.group(1)}" if match else stem.replace("family_", "")
 
 
 def summarize(paths) -> str:
-    lines = ["| level | systems | model | energy distance | vs best baseline | "
-             "per-system ratio (geo. mean) | systems won | marginal energy | CRPS-sum | "
-             "correlation error |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted(paths, key=lambda p: int(re.search(r"level(\d+)", str(p)).group(1))):
-        level = int(re.search(r"level(\d+)", str(path)).group(1))
+    lines = ["| benchmark | systems | model | ED / oracle spread | ratio [95% CI] | "
+             "systems won | standardized ED ratio | variogram ratio | portfolio ratio | "
+             "correlation error | raw ED |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(paths, key=str):
         res = pd.read_csv(path)
-        means = res.groupby(["metric", "model"])["value"].mean().unstack("model")
         rel = relative_summary(res)
-        ed = means.loc["energy_distance"]
-        best = ed[[b for b in BASELINES if b in ed.index]].min()
+        raw = res[res.metric == "energy_distance"].groupby("model")["value"].mean()
         n_sys = res["system"].nunique()
-        for model in ed.index:
+        ned = rel.loc["normalized_energy_distance"]
+        for model in ned.index:
+            row = ned.loc[model]
+            cells = [f"{rel.loc[(m, model), 'ratio_of_means']:.3f}"
+                     for m in ("standardized_energy_distance", "variogram_divergence",
+                               "portfolio_energy")]
             lines.append(
-                f"| {level} | {n_sys} | {model} | {ed[model]:.4g} | "
-                f"{100 * (ed[model] / best - 1):+.1f}% | "
-                f"{rel.loc[model, 'geo_mean_ratio_to_best_baseline']:.3f} | "
-                f"{100 * rel.loc[model, 'share_of_systems_better']:.0f}% | "
-                f"{means.loc['marginal_energy', model]:.4g} | "
-                f"{means.loc['crps_sum', model]:.4g} | "
-                f"{means.loc['correlation_error', model]:.3f} |")
+                f"| {_benchmark_name(path)} | {n_sys} | {model} | {row['mean']:.4f} | "
+                f"{row.ratio_of_means:.3f} [{row.ratio_low:.3f}, {row.ratio_high:.3f}] | "
+                f"{100 * row.share_won:.0f}% | {' | '.join(cells)} | "
+                f"{rel.loc[('correlation_error', model), 'mean']:.3f} | {raw[model]:.4g} |")
     return "\n".join(lines)
 
 

@@ -5,16 +5,16 @@ and return coherent sample paths of shape ``(n_samples, horizon, n_targets)``; t
 scorers in :mod:`jointdist.metrics` compare them.
 """
 
-from sklearn.exceptions import NotFittedError
-
-from jointdist.base import BaseJointForecaster
-from jointdist.device import resolve_device
-from jointdist.models import DCCGarchForecaster, HistoricalSimulation
+# Every name below is imported on first use (PEP 562 module __getattr__), so that
+# ``import jointdist`` and the ``jointdist`` command (``jointdist --help``) do not pay for
+# importing scikit-learn, pandas, scipy, torch or arch before a command needs them.
+from importlib import import_module
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BaseJointForecaster",
+    "CopulaCoupledForecaster",
     "DCCGarchForecaster",
     "DiffusionCopulaForecaster",
     "HistoricalSimulation",
@@ -24,11 +24,33 @@ __all__ = [
     "__version__",
 ]
 
+#: Names exported lazily, and the module each comes from.
+_LAZY = {
+    "BaseJointForecaster": "jointdist.base",
+    "CopulaCoupledForecaster": "jointdist.models",
+    "DCCGarchForecaster": "jointdist.models",
+    "DiffusionCopulaForecaster": "jointdist.models",
+    "HistoricalSimulation": "jointdist.models",
+    "JointFMForecaster": "jointdist.models",
+    "NotFittedError": "sklearn.exceptions",
+    "resolve_device": "jointdist.device",
+}
+
+#: Subpackages reachable as attributes (``jointdist.metrics``) without an import.
+_SUBMODULES = ("base", "cli", "datasets", "device", "evaluation", "metrics",
+               "model_selection", "models", "plotting", "sktime")
+
 
 def __getattr__(name):
-    # the torch forecasters are imported on first use (see jointdist.models)
-    if name in ("DiffusionCopulaForecaster", "JointFMForecaster"):
-        from jointdist import models
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # import once
+    return value
 
-        return getattr(models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

@@ -20,6 +20,7 @@ Subclasses implement two hooks, in the style of scikit-learn's mixture models:
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "check_target_array",
     "increments_from_levels",
     "levels_from_increments",
+    "sort_by_time",
 ]
 
 #: Increment transforms understood by models with a ``returns`` parameter.
@@ -100,6 +102,88 @@ def check_target_array(y: Any, *, name: str = "y", allow_1d: bool = True) -> np.
         raise ValueError(f"{name} contains {rows.size} NaN or infinite value(s), the first "
                          f"at row {rows[0]}, column {cols[0]}; fill or drop them first.")
     return values
+
+
+def _is_time_index(index: pd.Index) -> bool:
+    """Whether the labels of ``index`` are ordered points in time (or step numbers)."""
+    if isinstance(index, pd.MultiIndex):
+        return False
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+        return True
+    return pd.api.types.is_numeric_dtype(index.dtype) and not pd.api.types.is_bool_dtype(
+        index.dtype)
+
+
+def sort_by_time(y: Any, X: Any = None, *, name: str = "y") -> tuple[Any, Any]:
+    """Put a pandas history in increasing time order, and ``X`` with it.
+
+    Forecasters read the rows of ``y`` in order: the last row is where the paths start
+    and consecutive rows make the increments.  A pandas ``y`` whose index holds time
+    stamps (a DatetimeIndex, PeriodIndex, TimedeltaIndex or a numeric index of step
+    numbers) is therefore sorted by it when it is not increasing, with a
+    ``UserWarning``; arrays and other indexes are taken in the order given.
+
+    ``X`` follows ``y``: a pandas ``X`` whose index holds the same labels as ``y``'s is
+    aligned to ``y`` by label; any other ``X`` of the same length is taken as aligned
+    by position with the ``y`` that was passed and gets the same reordering.
+
+    Parameters
+    ----------
+    y : array-like, pandas Series or DataFrame
+    X : array-like, pandas Series or DataFrame or None, default=None
+    name : str, default="y"
+        Name used in messages.
+
+    Returns
+    -------
+    y, X
+        Sorted copies when something had to be reordered, else the inputs.
+
+    Raises
+    ------
+    ValueError
+        If the time index has duplicate or missing (NaT/NaN) time stamps, or if ``X``
+        and ``y`` both carry datetime/period indexes with different time stamps.
+    """
+    if not isinstance(y, (pd.Series, pd.DataFrame)) or not _is_time_index(y.index):
+        return y, X
+    index = y.index
+    if index.hasnans:
+        raise ValueError(f"{name}'s index has {int(index.isna().sum())} missing time "
+                         "stamp(s) (NaT/NaN); every row needs a time stamp to be put in "
+                         "order. Drop or fill those rows first.")
+    if index.has_duplicates:
+        duplicated = index[index.duplicated(keep=False)]
+        examples = [str(t) for t in duplicated.unique()[:3]]
+        raise ValueError(f"{name}'s index has {len(duplicated)} rows with duplicate time "
+                         f"stamps (e.g. {', '.join(examples)}); a history needs one row per "
+                         "time step. Aggregate them (e.g. y.groupby(level=0).last()) or "
+                         "drop the duplicates first.")
+    order = None
+    if not index.is_monotonic_increasing:
+        order = index.argsort(kind="stable")
+        warnings.warn(f"{name}'s index is not in increasing time order: its {len(index)} "
+                      "rows were sorted by time before fitting (pass y.sort_index() to "
+                      "silence this warning).", UserWarning, stacklevel=3)
+        y = y.iloc[order]
+    if X is None:
+        return y, X
+    if isinstance(X, (pd.Series, pd.DataFrame)):
+        same_labels = (len(X.index) == len(index) and not X.index.has_duplicates
+                       and X.index.isin(index).all())
+        if same_labels:
+            return y, (X if X.index.equals(y.index) else X.loc[y.index])
+        time_kinds = (pd.DatetimeIndex, pd.PeriodIndex)
+        if isinstance(X.index, time_kinds) and isinstance(index, time_kinds):
+            raise ValueError(f"X's index does not hold the same time stamps as {name}'s "
+                             "(X must be observed at the times of y, one row per row of "
+                             "y).")
+        return y, (X if order is None else X.iloc[order])
+    if order is not None:
+        X_array = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
+        if X_array.ndim >= 1 and X_array.shape[0] == len(order):
+            return y, X_array[order]
+    return y, X
 
 
 def check_horizon(horizon: Any) -> int:
@@ -222,7 +306,8 @@ class BaseJointForecaster(BaseEstimator):
     columns_ : pandas.Index or None
         Column names when ``y`` was a pandas object, else None.
     index_ : pandas.Index or None
-        Time index when ``y`` was a pandas object, else None.
+        Time index when ``y`` was a pandas object (increasing when it holds times,
+        see :func:`sort_by_time`), else None.
     last_observation_ : ndarray of shape (n_targets,)
         Last row of ``y``: where sample paths of increment models start.
     """
@@ -250,14 +335,18 @@ class BaseJointForecaster(BaseEstimator):
         ----------
         y : array-like, pandas Series or DataFrame of shape (n_timesteps, n_targets)
             History, time along axis 0.  1-D input is one target.  With pandas input the
-            column names and the index are kept for labelled outputs.
+            column names and the index are kept for labelled outputs; a time index
+            (datetime, period, timedelta or numeric) that is not increasing is sorted,
+            with a warning, and duplicate or missing time stamps are refused (see
+            :func:`sort_by_time`).
         X : array-like of shape (n_timesteps, n_features), default=None
-            Exogenous features, for models that use them.
+            Exogenous features, for models that use them; reordered with ``y``.
 
         Returns
         -------
         self
         """
+        y, X = sort_by_time(y, X)
         values = check_target_array(y, name="y")
         if hasattr(self, "returns"):
             _check_returns(self.returns)

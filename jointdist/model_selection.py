@@ -394,8 +394,9 @@ class Comparison:
         -------
         matplotlib Figure
         """
-        import matplotlib.pyplot as plt
+        from jointdist.plotting import _pyplot
 
+        plt = _pyplot()  # an ImportError that names the extra without matplotlib
         data = self.scores_per_horizon
         metrics = list(dict.fromkeys(data["metric"]))
         if metric is not None:

@@ -1,5 +1,7 @@
 """The shared forecaster contract (jointdist.base), exercised through a tiny model."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -218,6 +220,110 @@ def test_future_index_variants():
     assert str(model.future_index(1)[0]) == "2028-05"
     model.fit(_walk())
     assert list(model.future_index(2)) == [1, 2]
+
+
+# ---------------------------------------------------------------- time order
+class ExogenousRecorder(GaussianIncrements):
+    """Test model that keeps the features it was fitted with."""
+
+    _accepts_exogenous = True
+
+    def _fit(self, y, X):
+        super()._fit(y, X)
+        self.X_seen_ = X
+
+
+def _daily_frame(n=60, k=3, seed=0):
+    idx = pd.date_range("2024-01-01", periods=n, freq="D")
+    return pd.DataFrame(_walk(n, k, seed), index=idx, columns=list("abc")[:k])
+
+
+def test_unsorted_time_index_is_sorted_with_a_warning():
+    """Issue 15.1: a shuffled daily frame was used in file order (paths started from a
+    random row and the 1-step spread came out 9-35 times too wide)."""
+    y = _daily_frame(500)
+    shuffled = y.sample(frac=1, random_state=0)
+    reference = HistoricalSimulation(random_state=0).fit(y)
+    with pytest.warns(UserWarning, match="sorted by time"):
+        model = HistoricalSimulation(random_state=0).fit(shuffled)
+    assert model.index_.equals(y.index)
+    np.testing.assert_array_equal(model.last_observation_, y.iloc[-1].to_numpy())
+    np.testing.assert_array_equal(model.predict_samples(5, 200),
+                                  reference.predict_samples(5, 200))
+    assert model.predict_mean(2, 10).index[0] == pd.Timestamp("2025-05-15")
+
+
+_INDEXES = {
+    "datetime": pd.date_range("2024-01-01", periods=25, freq="D"),
+    "period": pd.period_range("2020-01", periods=25, freq="M"),
+    "timedelta": pd.timedelta_range(0, periods=25, freq="h"),
+    "integer": pd.Index(np.arange(100, 150, 2)),
+}
+
+
+@given(kind=st.sampled_from(sorted(_INDEXES)), order=st.permutations(list(range(25))))
+def test_any_permutation_gives_the_fitted_state_of_the_sorted_history(kind, order):
+    y = pd.DataFrame(_walk(25, 2), index=_INDEXES[kind])
+    reference = GaussianIncrements(random_state=0).fit(y)
+    permuted = y.iloc[list(order)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = GaussianIncrements(random_state=0).fit(permuted)
+    assert model.index_.equals(y.index)
+    for name in ("last_observation_", "mean_", "cov_"):
+        np.testing.assert_array_equal(getattr(model, name), getattr(reference, name))
+    np.testing.assert_array_equal(model.predict_samples(3, 5), reference.predict_samples(3, 5))
+    assert model.future_index(2).equals(reference.future_index(2))
+
+
+def test_sorted_input_gives_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianIncrements().fit(_daily_frame())
+        GaussianIncrements().fit(_daily_frame().reset_index(drop=True))
+        GaussianIncrements().fit(_walk())
+
+
+@pytest.mark.parametrize("index, match", [
+    (pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"]),
+     r"2 rows with duplicate time stamps \(e\.g\. 2024-01-02"),
+    (pd.DatetimeIndex(["2024-01-01", None, "2024-01-02", "2024-01-03"]), "missing time"),
+    (pd.Index([0, 1, 1, 2]), "duplicate time stamps"),
+])
+def test_duplicate_or_missing_time_stamps_are_refused(index, match):
+    y = pd.DataFrame(_walk(4, 2), index=index)
+    with pytest.raises(ValueError, match=match):
+        GaussianIncrements().fit(y)
+
+
+def test_an_index_of_labels_is_kept_in_the_order_given():
+    y = pd.DataFrame(_walk(10, 2), index=list("jihgfedcba"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GaussianIncrements().fit(y)
+    assert list(model.index_) == list("jihgfedcba")
+    np.testing.assert_array_equal(model.last_observation_, y.iloc[-1].to_numpy())
+
+
+def test_exogenous_features_follow_the_sorted_history():
+    y = _daily_frame(40)
+    X = pd.DataFrame({"f": np.arange(40.0)}, index=y.index)
+    shuffled = y.sample(frac=1, random_state=1)
+    with pytest.warns(UserWarning, match="sorted by time"):
+        # a pandas X with the same time stamps is aligned by label, in any order
+        by_label = ExogenousRecorder().fit(shuffled, X=X.sample(frac=1, random_state=2))
+        # an array (or an X with other labels) is aligned by position with the y passed
+        by_position = ExogenousRecorder().fit(shuffled, X=X.loc[shuffled.index].to_numpy())
+        relabelled = ExogenousRecorder().fit(shuffled,
+                                             X=X.loc[shuffled.index].reset_index(drop=True))
+    for model in (by_label, by_position, relabelled):
+        np.testing.assert_array_equal(model.X_seen_[:, 0], np.arange(40.0))
+    # sorted y, shuffled pandas X with the same stamps: X is aligned too
+    aligned = ExogenousRecorder().fit(y, X=X.sample(frac=1, random_state=3))
+    np.testing.assert_array_equal(aligned.X_seen_[:, 0], np.arange(40.0))
+    other_dates = X.set_axis(X.index + pd.Timedelta(days=1))
+    with pytest.raises(ValueError, match="same time stamps"):
+        ExogenousRecorder().fit(y, X=other_dates)
 
 
 # ---------------------------------------------------------------- scikit-learn

@@ -51,4 +51,18 @@ def test_protocol_results_reuse_and_summary(tmp_path, monkeypatch):
     from summarize_protocol import summarize
 
     table = summarize([tmp_path / "b" / "sde_protocol_level1.csv"])
-    assert table.count("\n") == 3 and "| 1 | 2 | dcc |" in table
+    assert table.count("\n") == 3 and "| level 1 | 2 | dcc |" in table
+    # the scale-free headline leads the printed report
+    assert out.index("Scale-free") < out.index("energy_distance (raw")
+
+
+def test_protocol_on_an_out_of_curriculum_family(tmp_path):
+    import subprocess
+
+    script = BENCHMARKS / "bench_sde_protocol.py"
+    out = subprocess.run([sys.executable, str(script), "--levels", "", "--families", "garch",
+                          "--systems", "3", "--samples", "30", "--futures", "30", "--models",
+                          "hs,dcc", "--threads", "1", "--out-dir", str(tmp_path)],
+                         check=True, capture_output=True, text=True).stdout
+    assert "family garch" in out and "normalized_energy_distance" in out
+    assert (tmp_path / "family_garch.csv").is_file()

@@ -1,4 +1,5 @@
-"""The command line's demo (the README's main job)."""
+"""The command line: the demo (the default command), forecast, generate and benchmark
+(``jointdist benchmark --quick`` is the README's main job)."""
 
 from jointdist.cli import main
 
@@ -85,3 +86,140 @@ def test_benchmark_command_small(tmp_path, capsys):
     assert "energy_distance" in out and "hs-filtered" in out
     assert (tmp_path / "sde_level7_results.csv").exists()
     assert (tmp_path / "sde_level7_by_horizon.png").exists()
+
+
+# ---------------------------------------------------------------- CSV without a time column
+def _read_npz(path):
+    import numpy as np
+
+    with np.load(path) as saved:
+        return {key: saved[key] for key in saved.files}
+
+
+def test_forecast_numeric_first_column_is_a_target(tmp_path, capsys):
+    """A CSV of targets only: the first series used to be taken as timestamps and dropped."""
+    frame = _write_csv(tmp_path / "data.csv", k=3)
+    frame.to_csv(tmp_path / "targets.csv", index=False)  # s0,s1,s2 and no time column
+    assert main(["forecast", str(tmp_path / "targets.csv"), "--horizon", "4", "--samples",
+                 "30", "--out", str(tmp_path / "o.npz")]) == 0
+    saved = _read_npz(tmp_path / "o.npz")
+    assert list(saved["targets"]) == ["s0", "s1", "s2"] and saved["samples"].shape == (30, 4, 3)
+    assert "No time column" in capsys.readouterr().out
+    # the forecast continues the last row of every target, s0 included
+    last = frame.iloc[-1].to_numpy()
+    assert abs(saved["samples"][:, 0, 0].mean() - last[0]) < 3 * frame["s0"].diff().std()
+
+
+def test_forecast_time_column_option_and_detection(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from jointdist.cli import read_csv_targets
+
+    frame = _write_csv(tmp_path / "data.csv")  # a "date" column of ISO dates first
+    dated = read_csv_targets(str(tmp_path / "data.csv"))
+    assert isinstance(dated.index, pd.DatetimeIndex) and list(dated.columns) == ["s0", "s1"]
+    # an integer step column: a target unless --time-column says it is the time
+    frame.reset_index(drop=True).rename_axis("step").reset_index().to_csv(
+        tmp_path / "steps.csv", index=False)
+    assert list(read_csv_targets(str(tmp_path / "steps.csv")).columns) == ["step", "s0", "s1"]
+    assert main(["forecast", str(tmp_path / "steps.csv"), "--horizon", "2", "--samples", "10",
+                 "--out", str(tmp_path / "a.npz")]) == 0
+    assert "--time-column step" in capsys.readouterr().out  # the hint names the column
+    assert main(["forecast", str(tmp_path / "steps.csv"), "--horizon", "2", "--samples", "10",
+                 "--time-column", "step", "--out", str(tmp_path / "b.npz")]) == 0
+    saved = _read_npz(tmp_path / "b.npz")
+    assert list(saved["targets"]) == ["s0", "s1"]
+    np.testing.assert_array_equal(saved["time"], ["120", "121"])
+    assert "Time column: 'step'" in capsys.readouterr().out
+    assert main(["forecast", str(tmp_path / "steps.csv"), "--horizon", "2",
+                 "--time-column", "when", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "no column named 'when'" in capsys.readouterr().err
+
+
+def test_forecast_refuses_a_header_without_rows(tmp_path, capsys):
+    (tmp_path / "header.csv").write_text("date,s0,s1\n")
+    assert main(["forecast", str(tmp_path / "header.csv"), "--horizon", "3",
+                 "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "no rows" in err and "non-numeric" not in err
+
+
+# ---------------------------------------------------------------- output files
+def test_output_in_a_missing_directory_is_refused_before_any_work(tmp_path, capsys):
+    _write_csv(tmp_path / "data.csv")
+    missing = tmp_path / "no" / "such" / "dir"
+    for argv in (["forecast", str(tmp_path / "data.csv"), "--horizon", "3",
+                  "--out", str(missing / "o.npz")],
+                 ["generate", "dynlmc", "--n", "1", "--channels", "2", "--length", "16",
+                  "--out", str(missing / "d.npz")]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert "does not exist" in captured.err and "Traceback" not in captured.err
+        assert "Fitting" not in captured.out  # refused before the fit
+    assert not missing.exists()
+
+
+def test_existing_outputs_need_force(tmp_path, capsys):
+    _write_csv(tmp_path / "data.csv")
+    argv = ["forecast", str(tmp_path / "data.csv"), "--horizon", "3", "--samples", "20",
+            "--out", str(tmp_path / "o.npz")]
+    assert main(argv) == 0
+    before = (tmp_path / "o.npz").read_bytes()
+    capsys.readouterr()
+    assert main(argv + ["--seed", "1"]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "o.npz").read_bytes() == before
+    # the quantile summary is an output too
+    (tmp_path / "o.npz").unlink()
+    assert main(argv) == 2
+    assert "o_quantiles.csv exists" in capsys.readouterr().err
+    assert main(argv + ["--seed", "1", "--force"]) == 0
+    assert (tmp_path / "o.npz").read_bytes() != before
+    gen = ["generate", "dynlmc", "--n", "1", "--channels", "2", "--length", "16",
+           "--out", str(tmp_path / "o.npz")]
+    assert main(gen) == 2 and "--force" in capsys.readouterr().err
+    assert main(gen + ["--force"]) == 0
+
+
+def test_reported_path_is_the_written_path(tmp_path, capsys):
+    """``--out o`` writes o.npz (numpy adds the suffix): the message must say o.npz."""
+    _write_csv(tmp_path / "data.csv")
+    out = tmp_path / "o"
+    assert main(["forecast", str(tmp_path / "data.csv"), "--horizon", "2", "--samples", "10",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"to {out}.npz " in printed and (tmp_path / "o.npz").exists()
+    assert (tmp_path / "o_quantiles.csv").exists() and not out.exists()
+    assert main(["generate", "dynlmc", "--n", "1", "--channels", "2", "--length", "16",
+                 "--out", str(tmp_path / "d")]) == 0
+    assert f"to {tmp_path / 'd.npz'}." in capsys.readouterr().out
+    assert main(["generate", "dynlmc", "--n", "1", "--channels", "2", "--length", "16",
+                 "--out", str(tmp_path / "d.csv")]) == 2
+    assert "unknown output format '.csv'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the main job
+def test_cli_and_readme_agree_on_the_main_job():
+    from pathlib import Path
+
+    import jointdist.cli as cli
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    first_command = next(line for line in quickstart.splitlines()
+                         if line.startswith("pip install"))
+    assert first_command.endswith("jointdist benchmark --quick")
+    assert "main job: jointdist benchmark --quick" in cli.build_parser().description
+    assert "main job" in cli.__doc__.split("``jointdist demo``")[0]  # said of the benchmark
+    assert "the main job" not in cli.__doc__.split("``jointdist demo``")[1]
+
+
+def test_benchmark_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["benchmark", "--systems", "1", "--samples", "20", "--futures", "20",
+                 "--targets", "2", "--models", "hs", "--out-dir", str(tmp_path)]) == 0
+    assert "pip install 'jointdist[plot]'" in capsys.readouterr().out
+    assert not (tmp_path / "sde_level7_by_horizon.png").exists()

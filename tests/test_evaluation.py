@@ -2,9 +2,21 @@
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
-from jointdist.evaluation import oracle_scores, run_oracle_benchmark, summarize_benchmark
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jointdist.evaluation import (
+    ORACLE_METRICS,
+    SCALE_FREE_METRICS,
+    oracle_scores,
+    relative_skill,
+    run_oracle_benchmark,
+    summarize_benchmark,
+    variogram_divergence,
+)
 from jointdist.models import HistoricalSimulation
 
 matplotlib.use("Agg")
@@ -63,9 +75,8 @@ def test_run_and_summarize():
     bench = _bench()
     models = {"iid": HistoricalSimulation(), "stationary": HistoricalSimulation("stationary")}
     res = run_oracle_benchmark(models, bench, n_samples=100, random_state=0)
-    assert set(res["metric"]) == {"energy_distance", "marginal_energy", "crps_sum",
-                                  "correlation_error"}
-    assert len(res) == 2 * 3 * 4 * 5  # models x systems x metrics x horizons
+    assert set(res["metric"]) == set(ORACLE_METRICS)
+    assert len(res) == 2 * 3 * len(ORACLE_METRICS) * 5  # models x systems x metrics x horizons
     table = summarize_benchmark(res, horizons=(1, 5))
     assert list(table.columns) == ["mean", "h=1", "h=5", "n_systems"]
     manual = res[(res.metric == "crps_sum") & (res.model == "iid")]["value"].mean()
@@ -105,7 +116,7 @@ def test_plots_return_figures():
     assert len(fig.axes) == 4
     res = run_oracle_benchmark({"iid": HistoricalSimulation()}, bench, n_samples=50)
     fig = plot_metric_by_horizon(res)
-    assert len(fig.axes) == 4  # one panel per metric
+    assert len(fig.axes) == len(ORACLE_METRICS)  # one panel per metric
     with pytest.raises(ValueError, match="shape"):
         plot_fan_chart(samples[0])
     from jointdist.plotting import plot_pit_diagnostics
@@ -122,5 +133,103 @@ def test_oracle_energy_distance_equals_the_metric():
 
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(60, 4, 3)), rng.normal(size=(80, 4, 3)) + 0.2
+    # the oracle scores use the (centred) Gram form of the distances, the metric the
+    # direct form: they agree to far below any Monte Carlo error
     np.testing.assert_allclose(oracle_scores(a, b)["energy_distance"],
-                               energy_distance(a, b, per_horizon=True), rtol=1e-10)
+                               energy_distance(a, b, per_horizon=True), rtol=1e-8, atol=1e-9)
+    far = oracle_scores(a + 1e6, b + 1e6)["energy_distance"]  # far from the origin
+    np.testing.assert_allclose(far, energy_distance(a, b, per_horizon=True), rtol=1e-8,
+                               atol=1e-9)
+
+
+def _correlated_walks(rng, n, C, scale=1.0, horizon=4):
+    chol = np.linalg.cholesky(C)
+    return scale * np.cumsum(rng.normal(size=(n, horizon, C.shape[0])) @ chol.T, axis=1)
+
+
+def test_scale_free_metrics_ignore_units_and_vanish_for_the_oracle():
+    rng = np.random.default_rng(4)
+    C = np.full((4, 4), 0.6) + 0.4 * np.eye(4)
+    futures = _correlated_walks(rng, 800, C)
+    samples = _correlated_walks(rng, 800, np.eye(4))  # right marginals, no dependence
+    base = oracle_scores(samples, futures)
+    # per-target units and offsets do not change the scale-free scores
+    units = np.array([1e-3, 1.0, 1e2, 1e4])
+    moved = oracle_scores(samples * units + 5e3, futures * units + 5e3)
+    for metric in set(SCALE_FREE_METRICS) - {"normalized_energy_distance"}:
+        np.testing.assert_allclose(moved[metric], base[metric], rtol=1e-6, atol=1e-9)
+    # the normalized energy distance is free of a common scale (not of per-target units)
+    common = oracle_scores(samples * 1e5, futures * 1e5)
+    np.testing.assert_allclose(common["normalized_energy_distance"],
+                               base["normalized_energy_distance"], rtol=1e-9)
+    # the oracle against itself: every divergence is zero within Monte Carlo error
+    same = [oracle_scores(_correlated_walks(rng, 400, C), _correlated_walks(rng, 400, C))
+            for _ in range(12)]
+    for metric in ("normalized_energy_distance", "standardized_energy_distance",
+                   "variogram_divergence", "portfolio_energy"):
+        values = np.array([s[metric].mean() for s in same])
+        se = values.std(ddof=1) / np.sqrt(len(values))
+        assert abs(values.mean()) < 4 * se + 1e-12, metric
+        # ... and the independent forecast is clearly worse on the dependence scores
+        assert base[metric].mean() > values.mean() + 10 * se, metric
+
+
+def test_variogram_divergence_closed_form():
+    # two points masses: E_P g - E_Q g is known exactly, and the variance terms vanish
+    x = np.zeros((5, 1, 3))
+    x[..., 1] = 4.0
+    y = np.zeros((7, 1, 3))
+    y[..., 1] = 1.0
+    # pairs (0,1): |4|^.5=2 vs 1; (0,2): 0 vs 0; (1,2): 2 vs 1 -> mean of (1, 0, 1)
+    np.testing.assert_allclose(variogram_divergence(x, y), [2.0 / 3.0])
+    assert np.isnan(variogram_divergence(x[..., :1], y[..., :1])).all()
+
+
+def test_dependence_scores_rank_a_wrong_correlation_below_a_wrong_scale():
+    # energy distance barely sees a wrong correlation; the dependence scores do
+    rng = np.random.default_rng(5)
+    C = np.full((6, 6), 0.7) + 0.3 * np.eye(6)
+    futures = _correlated_walks(rng, 1500, C)
+    indep = oracle_scores(_correlated_walks(rng, 1500, np.eye(6)), futures)
+    right = oracle_scores(_correlated_walks(rng, 1500, C), futures)
+    for metric in ("variogram_divergence", "portfolio_energy", "standardized_energy_distance"):
+        assert indep[metric].mean() > 5 * abs(right[metric].mean()) + 1e-3, metric
+
+
+def test_relative_skill_ratios_bootstrap_and_share():
+    rng = np.random.default_rng(6)
+    scale = np.exp(rng.normal(size=60) * 3)  # units of very different scales
+    scores = pd.DataFrame({"a": scale * 1.0, "b": scale * 1.2,
+                           "m": scale * np.exp(rng.normal(-0.2, 0.1, size=60))})
+    table = relative_skill(scores, ["a", "b"], n_bootstrap=500)
+    assert table.loc["m", "best_baseline"] == "a"
+    assert table.loc["a", "ratio_of_means"] == 1.0 and table.loc["a", "geo_mean_ratio"] == 1.0
+    np.testing.assert_allclose(table.loc["b", "geo_mean_ratio"], 1.2)
+    geo = np.exp(np.mean(np.log(scores["m"] / scores["a"])))
+    np.testing.assert_allclose(table.loc["m", "geo_mean_ratio"], geo)
+    assert table.loc["m", "geo_low"] < geo < table.loc["m", "geo_high"] < 1.0
+    assert table.loc["m", "share_won"] == (scores["m"] < scores["a"]).mean()
+    assert table.loc["m", "ratio_low"] <= table.loc["m", "ratio_of_means"] <= table.loc[
+        "m", "ratio_high"]
+    # rows with a missing score are dropped for every model
+    holes = scores.copy()
+    holes.iloc[0, 2] = np.nan
+    assert relative_skill(holes, ["a"], n_bootstrap=10)["n_units"].eq(59).all()
+    with pytest.raises(ValueError, match="baselines"):
+        relative_skill(scores, ["zz"])
+    with pytest.raises(ValueError, match="confidence"):
+        relative_skill(scores, ["a"], confidence=1.5)
+
+
+@given(st.floats(1e-6, 1e6), st.permutations(range(4)))
+def test_oracle_scores_invariances(scale, order):
+    # scale-free scores do not change with a common scale, nor with the target order
+    rng = np.random.default_rng(7)
+    C = np.full((4, 4), 0.5) + 0.5 * np.eye(4)
+    futures = _correlated_walks(rng, 120, C, horizon=2)
+    samples = _correlated_walks(rng, 90, np.eye(4), horizon=2) * 1.3
+    base = oracle_scores(samples, futures)
+    moved = oracle_scores(samples[..., list(order)] * scale, futures[..., list(order)] * scale)
+    for metric in ("normalized_energy_distance", "standardized_energy_distance",
+                   "variogram_divergence", "correlation_error"):
+        np.testing.assert_allclose(moved[metric], base[metric], rtol=1e-7, atol=1e-12)

@@ -1,6 +1,8 @@
 """JointFMForecaster: the sklearn-style wrapper, its checks and the shipped checkpoint."""
 
+import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ import torch
 from sklearn.base import clone
 
 from jointdist.models.jointfm import JointFM, JointFMConfig, JointFMForecaster, save_weights
-from jointdist.models.jointfm.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from jointdist.models.jointfm.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR, write_manifest
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -116,10 +118,89 @@ def test_finetune_changes_a_private_copy(tiny_ckpt):
     np.testing.assert_array_equal(base.predict_samples(4, 200), before)  # shared model intact
 
 
+def _tiny(path, **config):
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(context_length=96, max_horizon=8, patch_size=16, d_model=32,
+                                d_ff=64, n_blocks=1, n_components=2, rank=1, **config))
+    return save_weights(net, path)
+
+
+def _many_target_warnings(record):
+    return [w for w in record if "more than the" in str(w.message)]
+
+
+def test_more_targets_than_trained_warn_once_per_fit(tmp_path):
+    ckpt = _tiny(tmp_path / "t", trained_n_targets=(1, 3))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fc = JointFMForecaster(ckpt, random_state=0).fit(_walk(100, 4))
+        fc.predict_samples(4, 10)
+        fc.predict_mean(4, 10)
+    (warning,) = _many_target_warnings(record)
+    assert "y has 4 targets, more than the 3 this checkpoint was trained with" in \
+        str(warning.message)
+    assert "Nothing beyond 3 targets was tested" in str(warning.message)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fc.fit(_walk(100, 3))
+        fc.predict_samples_batch([_walk(100, 2), _walk(100, 3)], 4, 10)
+        assert not _many_target_warnings(record)
+        fc.predict_samples_batch([_walk(100, 2), _walk(100, 5)], 4, 10)
+        assert len(_many_target_warnings(record)) == 1
+        # unknown numbers of targets (a config written before they were recorded): silent
+        JointFMForecaster(_tiny(tmp_path / "u")).fit(_walk(100, 12))
+        assert len(_many_target_warnings(record)) == 1
+
+
+def test_shifted_series_keep_their_steps_with_an_increment_stats_checkpoint(tmp_path):
+    """That normalization reads the series' scale, so only the shift is done in float64:
+    a level of 1e8 still forecasts as at 0, and values beyond float32 are refused."""
+    ckpt = _tiny(tmp_path / "s", normalization="increment_stats")
+    y = _walk(100, 2) - 100.0
+    base = JointFMForecaster(ckpt, random_state=0).fit(y).predict_samples(4, 500)
+    high = JointFMForecaster(ckpt, random_state=0).fit(y + 1e8).predict_samples(4, 500)
+    np.testing.assert_allclose(high - 1e8, base, atol=1e-6 * np.abs(base).max())
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        JointFMForecaster(ckpt).fit(y * 1e37)
+
+
+@pytest.mark.filterwarnings("ignore:y has 4 rows")
+def test_increments_beyond_float64_are_refused(tiny_ckpt):
+    y = np.array([[0.0], [1.5e308], [-1.5e308], [0.0]])
+    with pytest.raises(ValueError, match="increments too large for float64"):
+        JointFMForecaster(tiny_ckpt).fit(y)
+
+
+def test_finetune_on_a_high_level_sees_the_same_windows(tiny_ckpt):
+    """The windows are mapped to network units in float64 too: at a level of 1e8 the loss
+    is the one at level 0 (in float32 the unit steps were rounded to multiples of 8)."""
+    y = _walk(150, 2) - 100.0
+    losses = [JointFMForecaster(tiny_ckpt, head="gmm").fit(y + level)
+              .finetune(steps=2, lr=1e-3, random_state=0).finetune_loss_
+              for level in (0.0, 1e8)]
+    assert math.isclose(losses[0], losses[1], rel_tol=1e-4), losses
+
+
+def test_an_edited_config_is_noticed_by_the_cache(tmp_path):
+    ckpt = _tiny(tmp_path / "c")
+    JointFMForecaster(ckpt).fit(_walk(100, 2))  # loaded and cached
+    js = ckpt.with_suffix(".json")
+    js.write_text(json.dumps({**json.loads(js.read_text()), "normalization": "revin"}))
+    with pytest.raises(ValueError, match="corrupt or was modified"):
+        JointFMForecaster(ckpt).fit(_walk(100, 2))
+    write_manifest(ckpt)  # the user vouches for the edit
+    assert JointFMForecaster(ckpt).fit(_walk(100, 2)).model_.config.normalization == "revin"
+
+
 # -------------------------------------------------------------- the shipped checkpoint
 def test_default_checkpoint_is_shipped_small_and_verified():
     pt = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt"
     assert pt.is_file() and pt.stat().st_size <= 20 * 2**20
+    # one manifest covers the weights (unchanged since they were trained) and the config
+    manifest = pt.with_suffix(".sha256").read_text().split()
+    assert manifest[:2] == ["33545c3afa28c067e7f8dd1121825d313045069828a3a6500d3f31e95c804262",
+                            "jointfm_default.pt"]
+    assert manifest[3] == "jointfm_default.json" and len(manifest) == 4
     fc = JointFMForecaster(random_state=0).fit(_walk(504, 10))
     assert fc.model_.config.max_horizon == 63
     assert fc.predict_samples(63, 100).shape == (100, 63, 10)
@@ -173,7 +254,8 @@ def test_default_checkpoint_scales_to_100_targets():
     increments = rng.normal(size=(505, 3)) @ (0.6 * rng.normal(size=(3, 100)))
     increments += 0.5 * rng.normal(size=(505, 100))
     y = np.cumsum(increments, axis=0) + 50.0
-    s = JointFMForecaster(random_state=0).fit(y).predict_samples(63, 1000)
+    with pytest.warns(UserWarning, match=r"100 targets, more than the 10 .* N = 100"):
+        s = JointFMForecaster(random_state=0).fit(y).predict_samples(63, 1000)
     assert s.shape == (1000, 63, 100) and np.isfinite(s).all()
     pairs = np.triu_indices(100, 1)
     ctx_corr = np.corrcoef(np.diff(y, axis=0).T)[pairs]
@@ -181,3 +263,34 @@ def test_default_checkpoint_scales_to_100_targets():
     assert np.corrcoef(ctx_corr, np.corrcoef(step.T)[pairs])[0, 1] > 0.9
     spread = step.std(0) / np.diff(y, axis=0).std(0)
     assert 0.7 < spread.min() and spread.max() < 1.5, (spread.min(), spread.max())
+
+
+def _one_step(y, n_samples=4000, random_state=0, **kwargs):
+    """One-step-ahead moves of the default checkpoint's samples, (n_samples, n_targets)."""
+    fc = JointFMForecaster(device="cpu", random_state=random_state, **kwargs).fit(y)
+    return fc.predict_samples(1, n_samples)[:, 0] - np.asarray(y)[-1]
+
+
+def test_default_checkpoint_forecasts_high_levels_with_their_steps():
+    """Issue 15.2: a unit-step random walk at a level of 1e8 / 1e12 lost its steps to
+    float32 (1-step std 15-16x / 1.6e5-2.1e5x too wide); now it is mapped to the
+    network's units in float64 and forecasts as at level 0.
+
+    With 4,000 paths the relative Monte Carlo error of a standard deviation is about
+    sqrt((kurtosis - 1) / (4 n)), below 2% for these (mildly heavy-tailed) samples, and the
+    error of a mean 1/63 of a standard deviation: the bars (5% and 0.1 std) are wide of both
+    even if the draws were independent (they share the seed)."""
+    y = np.cumsum(np.random.default_rng(0).normal(size=(504, 3)), axis=0)
+    base = _one_step(y)
+    for level in (1e8, 1e12):
+        step = _one_step(y + level)
+        np.testing.assert_allclose(step.std(0) / base.std(0), 1.0, atol=0.05)
+        assert np.all(np.abs(step.mean(0) - base.mean(0)) < 0.1 * base.std(0)), level
+    # beyond the float32 range: the same forecast in units of 1e37 (it was a LinAlgError)
+    huge = _one_step(y * 1e37) / 1e37
+    assert np.isfinite(huge).all()
+    np.testing.assert_allclose(huge.std(0) / base.std(0), 1.0, atol=0.05)
+    batch = JointFMForecaster(device="cpu").predict_samples_batch(
+        [y + 1e12, y], 1, 4000, random_state=0)[:, :, 0] - y[-1]
+    np.testing.assert_allclose(batch[0].std(0) / base.std(0), 1.0, atol=0.05)
+    np.testing.assert_allclose(batch[1].std(0) / base.std(0), 1.0, atol=0.05)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from jointdist.models.jointfm import JointFM, JointFMConfig, load_weights, save_weights
+from jointdist.models.jointfm.weights import write_manifest
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -45,6 +46,54 @@ def test_config_rejects_bad_values(bad):
         JointFMConfig(**{**TINY, **bad})
     with pytest.raises(ValueError, match="unknown"):
         JointFMConfig.from_dict({**TINY, "colour": 1})
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("max_nu", 2.5, "max_nu must be a finite number above 8"),  # was "math domain error"
+    ("max_nu", 8.0, "above 8"),
+    ("max_nu", float("inf"), "above 8"),
+    ("max_nu", float("nan"), "max_nu must be a real number"),
+    ("max_nu", "60", "max_nu must be a real number"),
+    ("dropout", "0.1", "dropout must be a real number"),
+    ("dependence_halflife", -1.0, "dependence_halflife must be >= 0"),
+    ("dependence_halflife", float("nan"), "dependence_halflife must be a real number"),
+    ("dependence_halflife", None, "dependence_halflife must be a real number"),
+    ("heads", "skewt", "heads must be a list"),
+    ("heads", ["skewt", 3], "heads must be a non-empty subset"),
+    ("normalization", ["increment"], "normalization must be one of"),
+    ("n_heads", 4.0, "n_heads must be a positive integer"),
+    ("trained_n_targets", [0, 10], r"trained_n_targets\[0\] must be a positive integer"),
+    ("trained_n_targets", [5, 2], r"trained_n_targets\[1\] must be an integer >= 5"),
+    ("trained_n_targets", "1-10", "pair"),
+    ("trained_n_targets", [10], "pair"),
+])
+def test_config_values_get_clear_errors(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        JointFMConfig.from_dict({**TINY, field: value})
+
+
+def test_config_from_json_names_the_file(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({**TINY, "max_nu": 2.5}))
+    with pytest.raises(ValueError, match=r"c\.json: max_nu must be"):
+        JointFMConfig.from_json(tmp_path / "c.json")
+    (tmp_path / "c.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON object"):
+        JointFMConfig.from_json(tmp_path / "c.json")
+
+
+def test_trained_n_targets_round_trips_and_is_optional(tmp_path):
+    cfg = JointFMConfig(**TINY, trained_n_targets=(1, 10))
+    cfg.to_json(tmp_path / "c.json")
+    assert JointFMConfig.from_json(tmp_path / "c.json").trained_n_targets == (1, 10)
+    JointFMConfig(**TINY).to_json(tmp_path / "old.json")  # unknown: not written
+    assert "trained_n_targets" not in json.loads((tmp_path / "old.json").read_text())
+
+
+def test_training_records_the_numbers_of_targets_in_the_model_config():
+    from jointdist.models.jointfm.training import TrainConfig
+
+    cfg = TrainConfig(model=dict(TINY), n_targets=(2, 7))
+    assert cfg.model_config.trained_n_targets == (2, 7)
 
 
 def test_output_shapes_any_n_and_horizon(net):
@@ -210,13 +259,60 @@ def test_tampered_or_missing_weights_are_refused(tmp_path, net):
         load_weights(tmp_path / "nothere")
 
 
-def test_pickled_code_is_refused_even_with_a_matching_hash(tmp_path, net):
-    """weights_only=True: a checkpoint that pickles arbitrary objects does not load."""
+def test_manifest_covers_weights_and_config_in_sha256sum_format(tmp_path, net):
     import hashlib
 
     save_weights(net, tmp_path / "m")
+    lines = (tmp_path / "m.sha256").read_text().splitlines()
+    expected = [f"{hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()}  {name}"
+                for name in ("m.pt", "m.json")]
+    assert lines == expected
+
+
+@pytest.mark.parametrize("edit", [
+    {"normalization": "revin"},  # same tensors, other units: loaded silently before
+    {"heads": ["gmm", "skewt"]},  # another default head
+    {"dependence_halflife": 10.0},
+    {"max_nu": 30.0},
+    {"max_nu": 2.5},
+])
+def test_an_edited_config_is_refused(tmp_path, net, edit):
+    save_weights(net, tmp_path / "m")
+    js = tmp_path / "m.json"
+    config = json.loads(js.read_text())
+    if "heads" in edit:
+        edit = {"heads": config["heads"][::-1]}
+    js.write_text(json.dumps({**config, **edit}, indent=2) + "\n")
+    with pytest.raises(ValueError, match=r"config file .*m\.json is corrupt or was modified"):
+        load_weights(tmp_path / "m")
+    # after the user re-records the manifest, invalid values still get a clear error
+    write_manifest(tmp_path / "m")
+    if edit.get("max_nu") == 2.5:
+        with pytest.raises(ValueError, match=r"m\.json: max_nu must be a finite number"):
+            load_weights(tmp_path / "m")
+    else:
+        assert load_weights(tmp_path / "m").config == JointFMConfig.from_dict(
+            {**config, **edit})
+
+
+def test_a_manifest_without_the_config_is_refused_with_the_remedy(tmp_path, net):
+    import hashlib
+
+    pt = save_weights(net, tmp_path / "m")
+    (tmp_path / "m.sha256").write_text(
+        f"{hashlib.sha256(pt.read_bytes()).hexdigest()}  m.pt\n")  # the old format
+    with pytest.raises(ValueError, match=r"records no SHA-256 for the config file m\.json"
+                                         r".*write_manifest"):
+        load_weights(tmp_path / "m")
+    write_manifest(tmp_path / "m")
+    assert load_weights(tmp_path / "m").config == net.config
+    assert load_weights(tmp_path / "m", verify=False).config == net.config
+
+
+def test_pickled_code_is_refused_even_with_a_matching_hash(tmp_path, net):
+    """weights_only=True: a checkpoint that pickles arbitrary objects does not load."""
+    save_weights(net, tmp_path / "m")
     torch.save({"pos_embed": np.zeros(3, dtype=object)}, tmp_path / "m.pt")
-    digest = hashlib.sha256((tmp_path / "m.pt").read_bytes()).hexdigest()
-    (tmp_path / "m.sha256").write_text(f"{digest}  m.pt\n")
+    write_manifest(tmp_path / "m")
     with pytest.raises(ValueError, match="weights-only"):
         load_weights(tmp_path / "m")

@@ -41,7 +41,7 @@ def test_train_writes_checkpoints_csv_and_resumes_exactly(tmp_path):
     straight = load_weights(run / "last" / "jointfm").state_dict()
     # interrupted (time limit) after one step, then resumed: the weights of a straight run
     cfg2 = _cfg(tmp_path, out_dir=str(tmp_path / "run2"))
-    assert train(cfg2, progress=False, max_seconds=0)["step"] == 1
+    assert train(cfg2, progress=False, stop_after=0)["step"] == 1
     assert train(cfg2, progress=False)["step"] == 4
     resumed = load_weights(tmp_path / "run2" / "last" / "jointfm").state_dict()
     for k in straight:
@@ -146,7 +146,7 @@ def test_ddp_two_cpu_ranks_keep_own_streams_agree_on_stops_and_resume_exactly(tm
     assert len(states) == 2 and states[0] != states[1]  # the ranks draw different systems
     # a time limit reached by the ranks at different moments stops both (no hang), and
     # resuming gives the straight run's weights: each rank resumes its own stream
-    _torchrun(tmp_path / "c.json", "--out-dir", str(tmp_path / "cut"), "--max-seconds", "0")
+    _torchrun(tmp_path / "c.json", "--out-dir", str(tmp_path / "cut"), "--stop-after", "0")
     assert torch.load(tmp_path / "cut" / "checkpoint_last.pt", weights_only=True)["step"] == 1
     resumed = _torchrun(tmp_path / "c.json", "--out-dir", str(tmp_path / "cut"))
     assert "resumed from" in resumed.stderr
@@ -154,3 +154,240 @@ def test_ddp_two_cpu_ranks_keep_own_streams_agree_on_stops_and_resume_exactly(tm
     b = load_weights(tmp_path / "cut" / "last" / "jointfm").state_dict()
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Ready for a GPU: devices, autocast, the time budget, command-line overrides.
+# --------------------------------------------------------------------------------------
+def _tiny_batch(n_targets=(2, 3), n_futures=8, seed=0):
+    from jointdist.datasets.sde import SDEStream
+
+    stream = SDEStream(levels=[1, 2], batch_size=4, n_targets=n_targets, context_length=64,
+                       horizon=8, n_futures=n_futures, t_in=1.0, t_out=0.125,
+                       random_state=seed, device="cpu")
+    return stream.sample_batch()
+
+
+def test_training_generator_is_made_on_the_model_device(tmp_path, monkeypatch):
+    """Sampling on CUDA refuses a CPU generator: the loop's generator must be created for
+    the model's device, not with ``torch.Generator()`` (CPU whatever the device)."""
+    from jointdist.models.jointfm import training
+
+    made = {}
+
+    class RecordingGenerator(torch.Generator):
+        def __new__(cls, *args, **kwargs):
+            g = super().__new__(cls, *args, **kwargs)
+            made[id(g)] = kwargs.get("device", args[0] if args else None)
+            return g
+
+    seen = []
+    original = training.jointfm_loss
+
+    def spy(net, batch, **kw):
+        seen.append((kw["generator"], batch.context.device,
+                     next(net.parameters()).device))
+        return original(net, batch, **kw)
+
+    monkeypatch.setattr(torch, "Generator", RecordingGenerator)
+    monkeypatch.setattr(training, "jointfm_loss", spy)
+    train(_cfg(tmp_path, steps=2, val_every=0, dependence_weight=0.5,
+               dependence_samples=4), progress=False)
+    assert len(seen) == 2
+    for gen, batch_device, model_device in seen:
+        assert made[id(gen)] is not None, "generator created without a device"
+        assert torch.device(made[id(gen)]) == model_device == batch_device
+
+
+def test_loss_refuses_a_generator_on_another_device():
+    class FakeCudaGenerator:
+        device = torch.device("cuda", 0)
+
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**MODEL))
+    with pytest.raises(ValueError, match="generator is on cuda:0 but the model"):
+        jointfm_loss(net, _tiny_batch(), energy_weight=0.1, energy_samples=4,
+                     generator=FakeCudaGenerator())
+
+
+def test_bfloat16_autocast_training_step_on_cpu():
+    """The autocast path (bf16 trunk, float32 heads, no GradScaler) for one full step."""
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**MODEL))
+    batch = _tiny_batch()
+    trunk_dtypes = []
+    hook = net.patch_embed.register_forward_hook(
+        lambda mod, inp, out: trunk_dtypes.append(out.dtype))
+    ref, _ = jointfm_loss(net, batch, amp=True)  # CPU: True means CUDA only -> float32
+    loss, parts = jointfm_loss(net, batch, amp="always", energy_weight=0.1,
+                               energy_samples=4, dependence_weight=0.5,
+                               dependence_samples=4, generator=torch.Generator().manual_seed(0))
+    hook.remove()
+    assert trunk_dtypes == [torch.float32, torch.bfloat16]
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    nll = parts["gmm"] + parts["skewt"]
+    assert nll == pytest.approx(float(ref.detach()), rel=0.05)  # bf16 trunk, same model
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    loss.backward()
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+    opt.step()
+    after = net.state_dict()
+    assert all(after[k].dtype == torch.float32 for k in after)
+    assert any(not torch.equal(before[k], after[k]) for k in after)
+
+
+def test_train_runs_with_autocast_always(tmp_path):
+    res = train(_cfg(tmp_path, steps=2, val_every=0, amp="always"), progress=False)
+    assert res["step"] == 2 and np.isfinite(res["last_loss"])
+    with pytest.raises(ValueError, match="amp"):
+        _cfg(tmp_path, amp="fp16")
+
+
+class _FakeClock:
+    """One second per call: the loop reads the clock once per step."""
+
+    def __init__(self):
+        self.t = -1.0
+
+    def __call__(self):
+        self.t += 1.0
+        return self.t
+
+
+def test_time_budget_drives_the_schedule_and_a_resumed_run_continues_it(tmp_path):
+    kw = dict(steps=40, warmup_steps=2, val_every=0, checkpoint_every=1000, batch_size=2,
+              n_futures=4, energy_weight=0.0)
+    # budget 20 s at 1 s per step: the run ends at step 20 (not 40), the cosine over time
+    res = train(_cfg(tmp_path, **kw), progress=False, max_seconds=20, clock=_FakeClock())
+    assert res["step"] == 20 and res["finished"] and res["train_seconds"] == 20
+    log = {int(r["step"]): float(r["lr"])
+           for r in csv.DictReader(open(tmp_path / "run" / "train_log.csv"))}
+    # the lr of step index s uses elapsed s, warm-up ended at 2 s: progress (s - 2) / 18
+    cos = lambda prog: 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * prog))  # noqa: E731
+    assert log[10] == pytest.approx(1e-3 * cos(7 / 18))
+    assert log[20] == pytest.approx(1e-3 * cos(17 / 18))
+    straight = load_weights(tmp_path / "run" / "last" / "jointfm").state_dict()
+    # cut after 9 s of a 20 s budget, then resumed without --max-seconds: the budget and
+    # the elapsed time come from the checkpoint, so the schedule continues
+    cut = _cfg(tmp_path, out_dir=str(tmp_path / "cut"), **kw)
+    first = train(cut, progress=False, max_seconds=20, stop_after=9, clock=_FakeClock())
+    assert first["step"] == 9 and not first["finished"]
+    second = train(cut, progress=False, clock=_FakeClock())
+    assert second["step"] == 20 and second["finished"]
+    resumed = load_weights(tmp_path / "cut" / "last" / "jointfm").state_dict()
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="time budget"):
+        train(cut, progress=False, max_seconds=0)
+
+
+def test_time_budget_also_paces_the_curriculum():
+    from jointdist.models.jointfm import training
+
+    assert training._lr_factor(TrainConfig(model=MODEL, steps=100, warmup_steps=10),
+                               50, time_progress=1.0) == pytest.approx(0.1)
+
+
+def test_overrides_of_model_and_training_settings(tmp_path):
+    from jointdist.models.jointfm.train import main
+    from jointdist.models.jointfm.training import apply_overrides
+
+    data = apply_overrides({"model": dict(MODEL), "steps": 4},
+                           ["model.d_model=48", "train.batch_size=3", "n_targets=[2, 4]",
+                            "device=cpu", "lr=1e-3", "amp=always", "init_from=null"])
+    assert data["model"]["d_model"] == 48 and data["batch_size"] == 3
+    assert data["n_targets"] == [2, 4] and data["device"] == "cpu" and data["amp"] == "always"
+    assert data["init_from"] is None and data["steps"] == 4
+    with pytest.raises(ValueError, match="Did you mean 'model.d_model'"):
+        apply_overrides({}, ["model.d_modle=3"])
+    with pytest.raises(ValueError, match="Did you mean 'batch_size'"):
+        apply_overrides({}, ["batch_sise=3"])
+    with pytest.raises(ValueError, match="expected a value like the default 32"):
+        apply_overrides({}, ["batch_size=big"])
+    with pytest.raises(ValueError, match="expected"):
+        apply_overrides({}, ["model.d_model=2.5"])
+    with pytest.raises(ValueError, match="key=value"):
+        apply_overrides({}, ["batch_size"])
+    cfg = _cfg(tmp_path, steps=1, val_every=0)
+    cfg.to_json(tmp_path / "c.json")
+    assert main(["--config", str(tmp_path / "c.json"), "--no-progress",
+                 "--set", "model.d_model=48", "--set", "batch_size=3",
+                 "--set", "model.n_heads=6"]) == 0
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["model"]["d_model"] == 48 and saved["batch_size"] == 3
+    assert load_weights(tmp_path / "run" / "last" / "jointfm").config.d_model == 48
+    # invalid combinations are refused before anything runs
+    assert main(["--config", str(tmp_path / "c.json"), "--set", "model.n_heads=5"]) == 2
+    assert main(["--config", str(tmp_path / "c.json"), "--set", "bogus=1"]) == 2
+    assert main(["--config", str(tmp_path / "c.json"), "--max-seconds", "0"]) == 2
+
+
+def test_shipped_configs_load_and_large_is_three_times_the_default():
+    from jointdist.models.jointfm.train import CONFIG_DIR, resolve_config
+
+    for path in CONFIG_DIR.glob("*.json"):
+        TrainConfig.from_json(path)
+    assert resolve_config("large") == CONFIG_DIR / "large.json"
+    with pytest.raises(FileNotFoundError, match="shipped configurations"):
+        resolve_config("no_such_config")
+    small = JointFM(TrainConfig.from_json(CONFIG_DIR / "dependence.json").model_config)
+    large_cfg = TrainConfig.from_json(CONFIG_DIR / "large.json")
+    large = JointFM(large_cfg.model_config)
+    assert large.n_parameters >= 3 * small.n_parameters
+    assert large_cfg.n_futures >= 128 and large_cfg.dependence_weight > 0
+
+
+# --------------------------------------------------------------------------------------
+# The dependence term of the objective.
+# --------------------------------------------------------------------------------------
+def _bivariate(rho, horizon=3):
+    """A one-component GMM over 2 targets with unit variances and correlation rho."""
+    from jointdist.models.jointfm.heads import JointGaussianMixture
+
+    a = abs(rho) ** 0.5
+    loc = torch.zeros(1, 1, horizon, 2)
+    diag = torch.full((1, 1, horizon, 2), (1 - abs(rho)) ** 0.5)
+    factor = torch.tensor([a, a * np.sign(rho)], dtype=torch.float32)
+    factor = factor.view(1, 1, 1, 2, 1).expand(1, 1, horizon, 2, 1).clone()
+    return JointGaussianMixture(torch.zeros(1, 1), loc, diag, factor)
+
+
+@pytest.mark.parametrize("kind", ["variogram", "energy"])
+def test_dependence_score_prefers_the_right_correlation(kind):
+    from jointdist.models.jointfm.training import dependence_score
+
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+    futures = _bivariate(0.8).rsample((2000,), gen)  # (F, 1, H, 2), the truth
+    scores = {}
+    for rho in (0.8, 0.0, -0.8):
+        reps = [float(dependence_score(_bivariate(rho).rsample((400,), gen), futures, mask,
+                                       kind=kind)[0][0]) for _ in range(5)]
+        scores[rho] = (np.mean(reps), np.std(reps, ddof=1) / np.sqrt(len(reps)))
+    (right, se_r), (indep, se_i), (wrong, se_w) = scores[0.8], scores[0.0], scores[-0.8]
+    assert right + 4 * (se_r + se_i) < indep and indep + 4 * (se_i + se_w) < wrong, scores
+
+
+def test_dependence_term_gradient_reaches_the_gmm_head_and_default_is_unchanged():
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**MODEL))
+    batch = _tiny_batch(n_targets=(1, 3), n_futures=16)
+    base, parts0 = jointfm_loss(net, batch)
+    assert set(parts0) == {"gmm", "skewt"}  # default: the NLL as before
+    loss, parts = jointfm_loss(net, batch, dependence_weight=1.0, dependence_samples=8,
+                               generator=torch.Generator().manual_seed(1))
+    assert np.isfinite(parts["dependence"]) and parts["dependence"] > 0
+    assert float(loss.detach()) == pytest.approx(float(base.detach()) + parts["dependence"],
+                                                 rel=1e-5)
+    (loss - base).backward()
+    g_gmm = net.heads["gmm"].per_target.weight.grad
+    assert torch.isfinite(g_gmm).all() and float(g_gmm.abs().sum()) > 0
+    assert float(net.heads["skewt"].per_target.weight.grad.abs().sum()) == 0
+    trunk = next(net.patch_embed.parameters()).grad
+    assert torch.isfinite(trunk).all() and float(trunk.abs().sum()) > 0
+    with pytest.raises(ValueError, match="gmm"):
+        TrainConfig(model={**MODEL, "heads": ["skewt"]}, dependence_weight=1.0)
+    with pytest.raises(ValueError, match="dependence_score"):
+        TrainConfig(model=MODEL, dependence_score="copula")

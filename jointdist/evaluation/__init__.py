@@ -3,17 +3,47 @@
 :mod:`jointdist.evaluation.oracle`
     Distribution recovery against oracle futures on synthetic systems whose true future
     law can be sampled (the protocol of seed 000, §4).
+:mod:`jointdist.evaluation.skill`
+    Scale-free relative skill: paired ratios to the best baseline over systems or
+    origins, with bootstrap intervals and the share won.
+:mod:`jointdist.evaluation.real_data`
+    Rolling-origin benchmark on real data sets (:func:`jointdist.datasets.load_real`):
+    scores, interval coverage and portfolio risk backtests, through joblib (loky, Dask,
+    Ray).
+:mod:`jointdist.evaluation.risk`
+    Value-at-Risk and Expected Shortfall from samples; Kupiec's test.
 """
 
 from jointdist.evaluation.oracle import (
     ORACLE_METRICS,
+    SCALE_FREE_METRICS,
     correlation_error,
     oracle_scores,
     oracle_spread,
     pairwise_correlations,
+    portfolio_weights,
     run_oracle_benchmark,
     summarize_benchmark,
+    summarize_relative,
+    variogram_divergence,
 )
+from jointdist.evaluation.real_data import (
+    RealBenchmarkResult,
+    rolling_origins,
+    run_real_benchmark,
+    score_forecast,
+)
+from jointdist.evaluation.risk import (
+    expected_shortfall,
+    kupiec_pof,
+    value_at_risk,
+    var_backtest,
+)
+from jointdist.evaluation.skill import relative_skill
 
-__all__ = ["ORACLE_METRICS", "correlation_error", "oracle_scores", "oracle_spread",
-           "pairwise_correlations", "run_oracle_benchmark", "summarize_benchmark"]
+__all__ = ["ORACLE_METRICS", "SCALE_FREE_METRICS", "correlation_error", "oracle_scores",
+           "oracle_spread", "pairwise_correlations", "portfolio_weights", "relative_skill",
+           "run_oracle_benchmark", "summarize_benchmark", "summarize_relative",
+           "variogram_divergence",
+           "RealBenchmarkResult", "expected_shortfall", "kupiec_pof", "rolling_origins",
+           "run_real_benchmark", "score_forecast", "value_at_risk", "var_backtest"]

@@ -1,9 +1,18 @@
 """scikit-learn-style scorers for joint forecasters.
 
-A scorer is called as ``scorer(estimator, X, y_future)`` on a *fitted* forecaster: it
+A scorer is called as ``scorer(estimator, None, y_future)`` on a *fitted* forecaster: it
 draws ``predict_samples(len(y_future), n_samples)`` and returns the **negated** loss, so
 that greater is better, as with scikit-learn's ``neg_*`` scorers.  Backtests that draw the
 samples once and score them with several metrics call :meth:`JointScorer.score_samples`.
+
+The scorers also work inside scikit-learn's tools (``cross_val_score``, ``GridSearchCV``,
+...) when the series is passed as their ``X`` and the splitter keeps time order
+(``TimeSeriesSplit``): these tools call ``forecaster.fit(X_train)``, which fits on
+``y=X_train``, and then ``scorer(forecaster, X_test)``, which scores ``X_test`` as the
+future.  Pass the scorer object, ``scoring=get_scorer("energy_score")``: scikit-learn only
+accepts its own scorer names as strings (it validates them against a list fixed when
+:mod:`sklearn.model_selection` is imported and has no public way to add one), so
+``scoring="neg_energy_score"`` is refused by scikit-learn itself.
 """
 
 from __future__ import annotations
@@ -70,30 +79,54 @@ class JointScorer:
     def _sign(self) -> float:
         return 1.0 if self.greater_is_better else -1.0
 
-    def __call__(self, estimator, X, y_future) -> float:
-        """Draw samples from ``estimator`` for ``len(y_future)`` steps and score them.
+    def __call__(self, estimator, X, y_future=None) -> float:
+        """Draw samples from ``estimator`` for the future's length and score them.
+
+        Two calls are understood:
+
+        * ``scorer(estimator, None, y_future)``: the future is ``y_future``;
+        * ``scorer(estimator, X_test)``: the call of scikit-learn's tools
+          (``cross_val_score``, ``GridSearchCV``) when the series was passed as their
+          ``X``; they fit the forecaster on ``y=X_train``, so ``X_test`` is the future.
 
         Parameters
         ----------
         estimator : fitted jointdist forecaster
-        X : None
-            Exogenous features of the future; the forecasters in jointdist draw samples
-            without them, so only None is accepted (kept for the scikit-learn signature).
-        y_future : array-like of shape (horizon, n_targets)
+        X : None or array-like of shape (horizon, n_targets)
+            None, or the future itself when ``y_future`` is None.  Exogenous features
+            are not accepted: the forecasters of jointdist sample without them.
+        y_future : array-like of shape (horizon, n_targets), default=None
             Observed continuation of the history the estimator was fitted on.
 
         Returns
         -------
         float
             ``-loss`` (greater is better) for losses.
+
+        Raises
+        ------
+        ValueError
+            If both or neither of ``X`` and ``y_future`` are given, if the number of
+            targets differs from the fitted one, or if a future with a pandas index
+            does not start after the fitted history (a cross-validation splitter that
+            does not keep time order, such as ``KFold``).
         """
-        if X is not None:
+        if y_future is None:
+            if X is None:
+                raise ValueError("nothing to score: pass the observed future as y_future "
+                                 "(scorer(estimator, None, y_future)).")
+            future = X  # scikit-learn's tools: the series was their X (see the module doc)
+        elif X is not None:
             raise ValueError("jointdist scorers take X=None: the forecasters sample the "
-                             "future without exogenous features.")
-        if hasattr(estimator, "check_n_targets"):
-            y = estimator.check_n_targets(y_future)
+                             "future without exogenous features (in scikit-learn's tools, "
+                             "pass the series as X and no y).")
         else:
-            y = check_target_array(y_future, name="y_future")
+            future = y_future
+        if hasattr(estimator, "check_n_targets"):
+            y = estimator.check_n_targets(future)
+        else:
+            y = check_target_array(future, name="y_future")
+        _check_follows_history(estimator, future)
         samples = estimator.predict_samples(y.shape[0], n_samples=self.n_samples,
                                             random_state=self.random_state)
         return self.score_samples(y, samples)
@@ -108,6 +141,31 @@ class JointScorer:
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
         return (f"make_joint_scorer({self.name}, n_samples={self.n_samples}, "
                 f"greater_is_better={self.greater_is_better}{extra})")
+
+
+def _check_follows_history(estimator, future) -> None:
+    """Refuse a labelled future that does not start after the fitted history.
+
+    Forecasts start from the end of the history, so scoring them on earlier rows (a
+    ``KFold`` split of a DataFrame, say) would be a silently wrong number.  Only pandas
+    input carries the labels to check; for arrays, keep time order yourself
+    (``TimeSeriesSplit``).
+    """
+    history_index = getattr(estimator, "index_", None)
+    future_index = getattr(future, "index", None)
+    if history_index is None or future_index is None or not len(history_index) \
+            or not len(future_index):
+        return
+    try:
+        follows = bool(future_index[0] > history_index[-1])
+    except TypeError:  # labels of different kinds: nothing to compare
+        return
+    if not follows:
+        raise ValueError(f"the scored future starts at {future_index[0]!r}, not after the "
+                         f"end of the fitted history ({history_index[-1]!r}); forecasts "
+                         "continue the history, so score them on the rows that follow it "
+                         "(in cross-validation, use sklearn.model_selection.TimeSeriesSplit"
+                         ").")
 
 
 def make_joint_scorer(metric, *, n_samples=1000, greater_is_better=False, random_state=None,
@@ -167,7 +225,22 @@ def get_scorer(scoring, *, n_samples=1000, random_state=None) -> JointScorer:
 
     Names are those of :func:`get_scorer_names`; the ``neg_`` prefix of scikit-learn's
     naming is accepted too (``"neg_energy_score"``).  Every named scorer returns a
-    negated loss.
+    negated loss.  In scikit-learn's tools pass the returned object, not its name:
+    ``cross_val_score(model, y, scoring=get_scorer("energy_score"),
+    cv=TimeSeriesSplit(...))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import TimeSeriesSplit, cross_val_score
+    >>> from jointdist import HistoricalSimulation
+    >>> from jointdist.metrics import get_scorer
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=(200, 2)), axis=0)
+    >>> scores = cross_val_score(HistoricalSimulation(random_state=0), y,
+    ...                          scoring=get_scorer("energy_score", n_samples=200),
+    ...                          cv=TimeSeriesSplit(3, test_size=5))
+    >>> bool(np.all(np.isfinite(scores)) and np.all(scores < 0))
+    True
     """
     if isinstance(scoring, JointScorer):
         return scoring

@@ -6,6 +6,12 @@ sample paths; :meth:`~JointForecasterAdapter.predict_proba` returns an skpro
 ``Empirical`` distribution that keeps whole paths.
 """
 
-from jointdist.sktime._adapter import JointForecasterAdapter, to_sktime
+from jointdist._optional import import_optional
+
+for _package in ("sktime", "skpro"):
+    import_optional(_package, extra="sktime", needed_by="jointdist.sktime (to_sktime)")
+del _package
+
+from jointdist.sktime._adapter import JointForecasterAdapter, to_sktime  # noqa: E402
 
 __all__ = ["JointForecasterAdapter", "to_sktime"]

@@ -25,10 +25,12 @@ DCC of R's rmgarch), and stage 2 maximizes its full log-density over ``(a, b, nu
     log f(e | R, nu) = lgamma((nu + N) / 2) - lgamma(nu / 2) - N/2 log(pi (nu - 2))
                        - 1/2 log|R| - (nu + N)/2 log(1 + e' R^{-1} e / (nu - 2))
 
-The ``Q`` recursion is linear in ``Q``, so for given ``(a, b)`` the whole path is one
-first-order linear filter (:func:`scipy.signal.lfilter`) over the ``N^2`` entries, and
-the likelihood is evaluated with batched Cholesky factorizations: no Python loop over
-time.
+The ``Q`` recursion is linear in ``Q``, so for given ``(a, b)`` it is solved in closed
+form over blocks of time steps (one matrix product per block), and the likelihood is
+evaluated with one batched Cholesky factorization of ``Q`` per block: no Python loop
+over time, and no ``(T, N, N)`` array.  The cost of one evaluation is about
+``T N^3 / 3`` flops (the factorizations); with ``n_jobs`` the blocks are factorized in
+parallel threads.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
-from scipy.signal import lfilter
 from scipy.special import gammaln
 from sklearn.exceptions import ConvergenceWarning
 
@@ -109,6 +110,80 @@ def outer_products(e: np.ndarray) -> np.ndarray:
     return e[:, :, None] * e[:, None, :]
 
 
+#: Bytes of ``Q`` in one chunk of time steps of the stage-2 pass: the chunk is built,
+#: factorized and dropped while it is still in cache, so no (T, N, N) array is formed.
+_CHUNK_BYTES = 4 * 2**20
+#: Most time steps in one chunk.
+_MAX_CHUNK = 512
+#: Inside a chunk the recursion is solved in closed form over sub-blocks of ``k`` steps
+#: (one matrix product, ``k`` times the flops of the plain recursion but no Python loop
+#: over those steps); ``k = clip(_SUBBLOCK_ENTRIES // N^2, 1, 128)``, so large ``N``
+#: takes the plain recursion (``k = 1``), where the ``N^2`` work per step dominates.
+_SUBBLOCK_ENTRIES = 4096
+
+
+def _iter_q_blocks(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
+                   outer: np.ndarray | None = None, n_rows: int | None = None,
+                   border: int = 0):
+    """``Q[t]`` for ``t = 0..n_rows-1`` (default ``T + 1``), as ``(start, chunk)`` pairs.
+
+    Row ``t`` is the ``Q`` used for ``e[t]``; row ``T`` is the one-step-ahead ``Q``.
+    ``chunk`` has shape ``(m, N + border, N + border)`` with the ``Q`` of rows
+    ``start..start+m-1`` in ``chunk[:, :N, :N]`` (the border is left for the caller).
+
+    The recursion ``Q[t] = d[t] + b Q[t-1]`` with ``d[0] = Qbar`` and
+    ``d[t] = (1 - a - b) Qbar + a e[t-1] e[t-1]'`` (docs eq. (3)) is run step by step
+    for large ``N``; for small ``N`` it is solved in closed form over sub-blocks of
+    ``k`` rows starting at ``s`` (one matrix product, no Python loop over the rows)::
+
+        Q[s+i] = sum_{j<=i} b^(i-j) d[s+j] + b^(i+1) Q[s-1],     i = 0..k-1
+
+    with ``b^(i-j) <= 1``, so nothing overflows.
+    """
+    n_obs, n = e.shape
+    n_rows = n_obs + 1 if n_rows is None else n_rows
+    chunk = int(min(n_rows, _MAX_CHUNK, max(1, _CHUNK_BYTES // (8 * n * n))))
+    sub = int(min(chunk, 128, max(1, _SUBBLOCK_ENTRIES // (n * n))))
+    if sub > 1:
+        steps = np.arange(sub)
+        lag = steps[:, None] - steps[None, :]
+        weights = np.where(lag >= 0, float(b) ** np.maximum(lag, 0), 0.0)  # (sub, sub)
+        carry_weights = (float(b) ** (steps + 1.0))[:, None]
+    target = (1.0 - a - b) * qbar
+    q_prev = np.zeros((n, n))  # Q[-1] = 0, so that Q[0] = d[0] = Qbar
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        m = stop - start
+        # the drive d[start:stop]: row t uses e[t-1]; row 0 is Qbar itself
+        drive = np.empty((m, n, n))
+        lo = max(start, 1)
+        if start == 0:
+            drive[0] = qbar
+        if stop > lo:
+            prods = (outer[lo - 1:stop - 1] if outer is not None
+                     else outer_products(e[lo - 1:stop - 1]))
+            np.multiply(prods, a, out=drive[lo - start:])
+            drive[lo - start:] += target
+        out = np.empty((m, n + border, n + border))
+        q = out[:, :n, :n]
+        if sub == 1:
+            for i in range(m):
+                np.multiply(q_prev, b, out=q[i])
+                q[i] += drive[i]
+                q_prev = q[i]
+        else:
+            flat_prev = q_prev.reshape(1, n * n)
+            for i in range(0, m, sub):
+                k = min(sub, m - i)
+                block = weights[:k, :k] @ drive[i:i + k].reshape(k, n * n)
+                block += carry_weights[:k] * flat_prev
+                q[i:i + k] = block.reshape(k, n, n)
+                flat_prev = block[-1:]
+            q_prev = flat_prev.reshape(n, n)
+        q_prev = q_prev.copy()  # the chunk goes to the caller (and maybe another thread)
+        yield start, out
+
+
 def dcc_q_path(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
                outer: np.ndarray | None = None) -> np.ndarray:
     """``Q[t]`` for ``t = 1..T+1`` (rows ``0..T``), started at ``Q[1] = Qbar``.
@@ -124,18 +199,13 @@ def dcc_q_path(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
         DCC parameters.
     qbar : ndarray of shape (N, N)
     outer : ndarray of shape (T, N, N), optional
-        Precomputed :func:`outer_products` of ``e`` (saves time inside an optimizer).
+        Precomputed :func:`outer_products` of ``e``.
     """
     n_obs, n = e.shape
-    if outer is None:
-        outer = outer_products(e)
-    # Q[t] - b Q[t-1] = (1 - a - b) Qbar + a e[t-1] e[t-1]'  (docs eq. (3)),
-    # a first-order linear filter; a zero filter state and drive[0] = Qbar give Q[1] = Qbar.
-    drive = np.empty((n_obs + 1, n * n))
-    drive[0] = qbar.ravel()
-    drive[1:] = (1.0 - a - b) * qbar.ravel() + a * outer.reshape(n_obs, n * n)
-    q = lfilter([1.0], [1.0, -b], drive, axis=0)
-    return q.reshape(n_obs + 1, n, n)
+    q = np.empty((n_obs + 1, n, n))
+    for start, block in _iter_q_blocks(e, a, b, qbar, outer):
+        q[start:start + block.shape[0]] = block
+    return q
 
 
 def correlation_from_q(q: np.ndarray) -> np.ndarray:
@@ -148,17 +218,67 @@ def correlation_from_q(q: np.ndarray) -> np.ndarray:
     return r
 
 
-def _logdet_and_quadratic(r: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for every t, through Cholesky."""
-    chol = np.linalg.cholesky(r)  # (T, N, N); raises LinAlgError if not PD
-    logdet = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    w = np.linalg.solve(chol, e[..., None])[..., 0]  # L^{-1} e
+#: The corner of the bordered matrix of :func:`_correlation_terms`: any value above
+#: ``u' Q^{-1} u`` works, since the factor's last row does not depend on it.
+_BORDER_CORNER = 1e300
+
+
+def _correlation_terms(bordered: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for a chunk of ``Q[t]`` and ``e[t]``.
+
+    ``bordered`` has shape ``(m, N + 1, N + 1)`` with ``Q[t]`` in ``[:, :N, :N]``; its
+    last row and column are filled here.
+
+    With ``R = D Q D``, ``D = diag(Q)^{-1/2}``: ``log|R| = log|Q| - sum_i log Q_ii`` and
+    ``e' R^{-1} e = u' Q^{-1} u`` with ``u = D^{-1} e``.  Both come from one batched
+    Cholesky factorization of the bordered matrices ``[[Q, u], [u', c]]``: their factor
+    is ``[[L, 0], [w', sqrt(c - w'w)]]`` with ``Q = L L'`` and ``w = L^{-1} u``, so
+    ``u' Q^{-1} u = w'w`` (a triangular solve inside the same LAPACK call; ``c`` only
+    has to exceed ``w'w``).  Raises ``LinAlgError`` if a ``Q[t]`` is not positive
+    definite.
+    """
+    n = bordered.shape[-1] - 1
+    diag_q = np.diagonal(bordered, axis1=-2, axis2=-1)[:, :n]
+    bordered[:, n, :n] = bordered[:, :n, n] = e * np.sqrt(diag_q)
+    bordered[:, n, n] = _BORDER_CORNER
+    chol = np.linalg.cholesky(bordered)
+    log_diag = np.log(np.diagonal(chol, axis1=-2, axis2=-1)[:, :n])
+    logdet = 2.0 * log_diag.sum(axis=-1) - np.log(diag_q).sum(axis=-1)
+    w = chol[:, n, :n]
     return logdet, np.einsum("ti,ti->t", w, w)
+
+
+def _logdet_and_quadratic(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
+                          outer: np.ndarray | None = None, pool=None):
+    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for ``t = 0..T-1``, block by block.
+
+    ``pool`` (a :class:`concurrent.futures.Executor`) factorizes the chunks in
+    parallel threads while the next ones are built (numpy's LAPACK calls release the
+    GIL); without it they are done in turn.
+    """
+    n_obs = e.shape[0]
+    logdet, quad = np.empty(n_obs), np.empty(n_obs)
+    pending = []
+
+    def store(start, terms):
+        stop = start + terms[0].shape[0]
+        logdet[start:stop], quad[start:stop] = terms
+
+    for start, bordered in _iter_q_blocks(e, a, b, qbar, outer, n_rows=n_obs, border=1):
+        chunk = e[start:start + bordered.shape[0]]
+        if pool is None:
+            store(start, _correlation_terms(bordered, chunk))
+        else:
+            pending.append((start, pool.submit(_correlation_terms, bordered, chunk)))
+    for start, future in pending:
+        store(start, future.result())
+    return logdet, quad
 
 
 def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None = None,
                       *, dist: str = "normal", nu: float | None = None,
-                      outer: np.ndarray | None = None, per_observation: bool = False):
+                      outer: np.ndarray | None = None, per_observation: bool = False,
+                      pool=None):
     """Stage-2 log-likelihood of DCC(1,1) for standardized residuals ``e``.
 
     Parameters
@@ -175,28 +295,35 @@ def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None
     nu : float, optional
         Degrees of freedom, ``> 2``, for ``dist="t"``.
     outer : ndarray of shape (T, N, N), optional
-        Precomputed outer products of ``e``.
+        Precomputed outer products of ``e`` (by default they are formed block by block).
     per_observation : bool, default=False
         Return the ``T`` terms instead of their sum.
+    pool : concurrent.futures.Executor, optional
+        Thread pool that factorizes blocks of time steps in parallel.
 
     Returns
     -------
     float or ndarray of shape (T,)
+
+    Notes
+    -----
+    The cost is one Cholesky factorization of an ``N x N`` matrix per time step,
+    ``T N^3 / 3`` flops, done in batches of time steps; memory stays a few MiB
+    whatever ``T`` and ``N`` (no ``(T, N, N)`` array is formed).
     """
+    if dist not in ("normal", "t"):
+        raise ValueError(f"dist must be 'normal' or 't'; got {dist!r}.")
+    if dist == "t" and (nu is None or not nu > 2):
+        raise ValueError(f"dist='t' needs nu > 2; got {nu!r}.")
     if qbar is None:
         qbar = sample_correlation(e)
-    r = correlation_from_q(dcc_q_path(e, a, b, qbar, outer)[:-1])
-    logdet, quad = _logdet_and_quadratic(r, e)
+    logdet, quad = _logdet_and_quadratic(e, a, b, qbar, outer, pool)
     if dist == "normal":
         ll = -0.5 * (logdet + quad - np.einsum("ti,ti->t", e, e))
-    elif dist == "t":
-        if nu is None or not nu > 2:
-            raise ValueError(f"dist='t' needs nu > 2; got {nu!r}.")
+    else:
         n = e.shape[1]
         const = gammaln((nu + n) / 2) - gammaln(nu / 2) - 0.5 * n * np.log(np.pi * (nu - 2))
         ll = const - 0.5 * logdet - 0.5 * (nu + n) * np.log1p(quad / (nu - 2))
-    else:
-        raise ValueError(f"dist must be 'normal' or 't'; got {dist!r}.")
     return ll if per_observation else float(ll.sum())
 
 

@@ -85,8 +85,10 @@ def build_arch_model(x: np.ndarray, *, mean: str = "constant", dist: str = "norm
 
     Exposed so that tests and users can fit "arch's own" model on the same data.
     """
-    from arch.univariate import arch_model
+    from jointdist._optional import import_optional
 
+    arch_model = import_optional("arch.univariate", extra="garch",
+                                 needed_by="DCCGarchForecaster").arch_model
     return arch_model(x, mean=MEANS[mean], vol="GARCH", p=1, o=int(bool(asymmetric)), q=1,
                       dist=DISTRIBUTIONS[dist], rescale=False)
 

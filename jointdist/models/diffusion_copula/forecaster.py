@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 from sklearn.base import clone
@@ -18,6 +19,7 @@ from jointdist.models.diffusion_copula._torch_context import (
 from jointdist.models.diffusion_copula.copula import (
     ClassificationDiffusionCopula,
     GaussianCopula,
+    StudentTCopula,
 )
 from jointdist.models.diffusion_copula.marginals import (
     MDNConfig,
@@ -26,17 +28,43 @@ from jointdist.models.diffusion_copula.marginals import (
     mdn_mixtures,
 )
 
-__all__ = ["DiffusionCopulaForecaster"]
+__all__ = ["DiffusionCopulaForecaster", "PRESETS", "MAX_SAMPLE_SIZE", "WARN_SAMPLE_SIZE"]
 
-_COPULAS = ("diffusion", "gaussian")
+_COPULAS = ("diffusion", "gaussian", "student-t")
+#: Values of the parameters left at None, per ``preset``.  ``"fast"`` is sized for two
+#: CPU cores (fit of T = 504, N = 10 within 30 s, 1000 paths of 63 steps within a
+#: few seconds); ``"paper"`` has the architecture and copula settings of seed 002 and
+#: its authors' code (LSTM 128 x 5; CDC with about 10 times, Adam 5e-5, batch 1024,
+#: Langevin sampling), meant for a GPU: on two CPU cores one fit takes many minutes.
+PRESETS = {
+    "fast": {"lstm_hidden": 16, "lstm_layers": 1,
+             "copula": {}},
+    "paper": {"lstm_hidden": 128, "lstm_layers": 5,
+              "copula": {"n_times": 10, "hidden_size": 128, "learning_rate": 5e-5,
+                         "batch_size": 1024, "max_steps": 20000, "eval_every": 500,
+                         "sampler": "langevin"}},
+}
+#: ``predict_samples`` refuses above this many sampled values (n_samples * horizon *
+#: n_targets, 0.8 GB of float64 output) unless ``max_sample_size`` is raised.
+MAX_SAMPLE_SIZE = 10**8
+#: ... and warns above this many (about half a minute of sampling on two cores).
+WARN_SAMPLE_SIZE = 10**7
+#: Sample paths are drawn in blocks of this many paths, each block with its own seed,
+#: so that results do not depend on ``n_jobs``.
+_BLOCK_PATHS = 250
+#: Tolerance of the inverse marginal CDF while sampling: the tail probability of each
+#: sampled value is within this relative error of its copula draw (``u = 1e-8`` is hit to
+#: 1e-15 absolute).  Invisible in any Monte Carlo statistic and one Newton step cheaper
+#: than the default ``ICDF_TOL`` (1e-10) of :meth:`NLTMixture.icdf`.
+SAMPLING_ICDF_TOL = 1e-7
+#: Rough sampling cost per sampled value on our 2-core machine (for the warning).
+_SECONDS_PER_VALUE = 3e-6
 #: Increments needed beyond the window: enough windows to train and to validate on.
 _MIN_WINDOWS = 10
 #: Below this many training windows the fit works but warns that it is unreliable.
 _RELIABLE_WINDOWS = 100
 #: Copula draws are clipped to [U_CLIP, 1 - U_CLIP] before the inverse marginal CDF.
 U_CLIP = 1e-12
-#: The horizon is cut into this many blocks of steps for the copula draws.
-_COPULA_BLOCKS = 8
 
 
 class DiffusionCopulaForecaster(BaseJointForecaster):
@@ -57,19 +85,22 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
     Multi-step paths are sampled autoregressively: at every step each path draws a
     copula vector ``u``, maps it through the inverse marginal CDFs conditioned on that
     path's own last ``window`` increments (eq. 10), and appends the result to its
-    window.  All paths advance together (a loop over the horizon, vectorized over
-    paths and targets).  Because the copula is time-invariant its vectors do not
-    depend on the paths: they are drawn in blocks of steps by a worker thread while
-    the marginal loop runs.  The base class cumulates the sampled increments to
+    window.  The paths advance together in blocks of 250 (a loop over the horizon,
+    vectorized over paths and targets; the blocks run on ``n_jobs`` threads).  Because
+    the copula is time-invariant its vectors do not depend on the paths: each block
+    draws them for many steps at once.  Targets with constant increments are
+    continued deterministically.  The base class cumulates the sampled increments to
     levels.
 
     Parameters
     ----------
-    copula : {"diffusion", "gaussian"} or copula estimator, default="diffusion"
+    copula : {"diffusion", "gaussian", "student-t"} or copula estimator, default="diffusion"
         The dependence model.  ``"diffusion"`` is a
         :class:`~jointdist.models.diffusion_copula.ClassificationDiffusionCopula` with
-        its defaults (probability-flow ODE sampler); ``"gaussian"`` a
-        :class:`~jointdist.models.diffusion_copula.GaussianCopula` (for comparison).
+        the preset's settings (probability-flow ODE sampler for ``"fast"``);
+        ``"gaussian"`` a :class:`~jointdist.models.diffusion_copula.GaussianCopula` and
+        ``"student-t"`` a :class:`~jointdist.models.diffusion_copula.StudentTCopula`
+        (parametric benchmarks).
         An estimator instance (e.g. ``ClassificationDiffusionCopula(sampler="langevin")``)
         is cloned and fitted; when its ``random_state`` is None it gets one derived
         from this forecaster's, and a ``ClassificationDiffusionCopula`` inherits
@@ -81,10 +112,13 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         Markov order ``k`` (eq. 4): number of past increments the marginals condition on.
     n_normal, n_laplace, n_student : int, default=3
         Mixture components of each family (paper: 3 + 3 + 3).
-    lstm_hidden : int, default=32
-        LSTM width (paper: 128).
-    lstm_layers : int, default=1
-        LSTM depth (paper: 5).
+    preset : {"fast", "paper"}, default="fast"
+        Values of the parameters left at None (``lstm_hidden``, ``lstm_layers`` and,
+        for ``copula="diffusion"``, the copula's settings); see :data:`PRESETS`.
+    lstm_hidden : int or None, default=None
+        LSTM width (``"fast"``: 16; ``"paper"``: 128).
+    lstm_layers : int or None, default=None
+        LSTM depth (``"fast"``: 1; ``"paper"``: 5).
     mlp_hidden : int, default=32
         Width of the feature MLP and of the head.
     embedding_dim : int, default=4
@@ -104,6 +138,20 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         Fraction of the most recent training windows held out for early stopping of
         the marginal network (and passed on to a diffusion copula given by name).
         0 trains for ``max_epochs`` without validation.
+    refit_full : bool, default=True
+        After early stopping has chosen the number of epochs, train the marginal
+        network again from the same initialisation on *all* windows for that many
+        epochs, so that the most recent history is learned from too (otherwise the
+        last ``validation_fraction`` of it never is).
+    n_jobs : int, default=2
+        Threads of ``predict_samples``; the paths are split into blocks of 250 with
+        their own seeds, so the samples do not depend on ``n_jobs``.
+    max_sample_size : int or None, default=MAX_SAMPLE_SIZE
+        ``predict_samples`` refuses with a ``ValueError`` when ``n_samples * horizon *
+        n_targets`` exceeds this (10**8 values: 0.8 GB of output and many minutes of
+        sampling); None lifts the limit.  Above :data:`WARN_SAMPLE_SIZE` (10**7) it
+        warns with an estimate of the time.  Sampling can be interrupted (Ctrl-C)
+        between steps; ``verbose=True`` shows a progress bar.
     device : str or torch.device, default="auto"
         See :func:`jointdist.device.resolve_device`.
     n_threads : int or None, default=1
@@ -114,34 +162,45 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         Seeds the training (initialisation, batches, diffusion noise) and, when
         ``predict_samples`` gets no seed, the sampling.
     verbose : bool, default=False
-        Progress bars while training.
+        Progress bars while training and sampling (quiet otherwise).
 
     Attributes
     ----------
     center_, scale_ : ndarray of shape (n_targets,)
         Mean and standard deviation of the training increments; the networks see
-        ``(increment - center_) / scale_``.
+        ``(increment - center_) / scale_`` (scale 1 for deterministic targets).
+    deterministic_targets_ : ndarray of bool of shape (n_targets,)
+        Targets whose increments never vary (a constant series, or a straight line
+        under ``returns="diff"``; judged relative to their level): they are continued
+        deterministically with that increment, like in the other forecasters, and the
+        networks and the copula model the others (``modelled_targets_``) jointly.
+    modelled_targets_ : ndarray of int
+        Indices of the other targets; the columns of ``pit_`` and of the copula.
     marginal_config_ : MDNConfig
     marginal_model_ : torch.nn.Module
         The trained mixture density network (shared by the targets).
     marginal_history_ : dict
         Per-epoch ``train_nll`` and ``val_nll`` (standardized units).
     n_marginal_epochs_ : int
-    pit_ : ndarray of shape (n_windows, n_targets)
+        Epochs of the final marginal training (the refit when ``refit_full``).
+    marginal_best_epoch_ : int
+        Epoch of the best validation NLL.
+    pit_ : ndarray of shape (n_windows, n_modelled_targets)
         In-sample PIT values ``u_t = F(y_t | past)`` of the increments that have a full
         window; the copula is fitted on them.
-    copula_ : ClassificationDiffusionCopula or GaussianCopula
-        The fitted copula.
+    copula_ : ClassificationDiffusionCopula, GaussianCopula or None
+        The fitted copula (None when fewer than two targets are modelled: then there
+        is no dependence to model).
     last_window_ : ndarray of shape (window, n_targets)
         Standardized last increments, where sample paths start.
     device_ : torch.device
 
     Notes
     -----
-    Defaults are far smaller than the paper's (LSTM 32 x 1 instead of 128 x 5, one
-    network shared by all targets instead of one per asset) so that a fit on 504
-    steps of 10 series takes well under two minutes on two CPU cores; every paper
-    value is reachable through the parameters.
+    The ``"fast"`` preset is far smaller than the paper (LSTM 16 x 1 instead of
+    128 x 5, one network shared by all targets instead of one per asset) so that a
+    fit on 504 steps of 10 series takes about 30 s on two CPU cores; ``preset="paper"``
+    or the individual parameters reach the paper's values.
 
     Examples
     --------
@@ -153,13 +212,15 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
     (50, 3, 2)
     """
 
-    def __init__(self, copula="diffusion", *, returns="diff", window=14, n_normal=3,
-                 n_laplace=3, n_student=3, lstm_hidden=32, lstm_layers=1, mlp_hidden=32,
-                 embedding_dim=4, temperature=0.5, entropy_weight=0.01, learning_rate=3e-3,
-                 weight_decay=1e-5, batch_size=256, max_epochs=150, patience=15,
-                 validation_fraction=0.2, device="auto", n_threads=1, random_state=None,
+    def __init__(self, copula="diffusion", *, preset="fast", returns="diff", window=14,
+                 n_normal=3, n_laplace=3, n_student=3, lstm_hidden=None, lstm_layers=None,
+                 mlp_hidden=32, embedding_dim=4, temperature=0.5, entropy_weight=0.01,
+                 learning_rate=3e-3, weight_decay=1e-5, batch_size=256, max_epochs=150,
+                 patience=15, validation_fraction=0.2, refit_full=True, device="auto",
+                 n_threads=1, n_jobs=2, max_sample_size=MAX_SAMPLE_SIZE, random_state=None,
                  verbose=False):
         self.copula = copula
+        self.preset = preset
         self.returns = returns
         self.window = window
         self.n_normal = n_normal
@@ -177,8 +238,11 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.refit_full = refit_full
         self.device = device
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
+        self.max_sample_size = max_sample_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -187,16 +251,25 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         self._check_params()
         return self.window + _MIN_WINDOWS + (0 if self.returns is None else 1)
 
+    def _resolved(self, name):
+        """A parameter's value, from the preset when it is None."""
+        value = getattr(self, name)
+        return PRESETS[self.preset][name] if value is None else value
+
     def _check_params(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {tuple(PRESETS)}; got {self.preset!r}.")
         check_positive_int(self.window, "window")
         for name in ("n_normal", "n_laplace", "n_student"):
             check_positive_int(getattr(self, name), name, minimum=0)
         if self.n_normal + self.n_laplace + self.n_student < 1:
             raise ValueError("The mixture needs at least one component; n_normal, n_laplace "
                              "and n_student are all 0.")
-        for name in ("lstm_hidden", "lstm_layers", "mlp_hidden", "embedding_dim",
-                     "batch_size", "max_epochs", "patience"):
+        for name in ("mlp_hidden", "embedding_dim", "batch_size", "max_epochs", "patience",
+                     "n_jobs"):
             check_positive_int(getattr(self, name), name)
+        for name in ("lstm_hidden", "lstm_layers"):
+            check_positive_int(self._resolved(name), name)
         for name in ("temperature", "learning_rate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, numbers.Real) and v > 0):
@@ -210,21 +283,27 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
             raise ValueError(f"validation_fraction must be in [0, 0.5]; got {vf!r}.")
         if self.n_threads is not None:
             check_positive_int(self.n_threads, "n_threads")
+        if self.max_sample_size is not None:
+            check_positive_int(self.max_sample_size, "max_sample_size")
         if isinstance(self.copula, str):
             if self.copula not in _COPULAS:
                 raise ValueError(f"copula must be one of {_COPULAS} or a copula estimator; "
                                  f"got {self.copula!r}.")
         elif not all(hasattr(self.copula, m) for m in ("fit", "sample", "log_density")):
-            raise ValueError("copula must be 'diffusion', 'gaussian' or an estimator with "
+            raise ValueError("copula must be 'diffusion', 'gaussian', 'student-t' or an "
+                             "estimator with "
                              f"fit, sample and log_density methods; got {self.copula!r}.")
 
     def _make_copula(self, seed: int):
         if isinstance(self.copula, str):
             if self.copula == "gaussian":
                 return GaussianCopula()
+            if self.copula == "student-t":
+                return StudentTCopula()
             return ClassificationDiffusionCopula(
                 validation_fraction=min(self.validation_fraction, 0.3), device=self.device,
-                n_threads=self.n_threads, random_state=seed, verbose=self.verbose)
+                n_threads=self.n_threads, random_state=seed, verbose=self.verbose,
+                **PRESETS[self.preset]["copula"])
         cop = clone(self.copula)
         params = cop.get_params()
         if params.get("random_state", 0) is None:
@@ -243,42 +322,67 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
             raise ValueError(f"DiffusionCopulaForecaster needs at least window + "
                              f"{_MIN_WINDOWS} = {self.window + _MIN_WINDOWS} increments; "
                              f"got {n_inc}.")
-        if n_inc - self.window < _RELIABLE_WINDOWS:
-            warnings.warn(f"DiffusionCopulaForecaster fitted on {n_inc - self.window} "
-                          f"windows: mixture-density marginals and a copula learned from "
-                          f"fewer than {_RELIABLE_WINDOWS} are unreliable.", UserWarning,
-                          stacklevel=3)
         self.device_ = resolve_device(self.device)
         base_seed = seed_from(self.random_state)
         seeds = np.random.default_rng(base_seed).integers(0, 2**31 - 1, size=2)
 
         self.center_ = increments.mean(axis=0)
         scale = increments.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # constant increments, judged relative to their level (1e-12 steps vary)
+        deterministic = ~(scale > 1e-9 * np.abs(self.center_))
+        self.deterministic_targets_ = deterministic
+        self.modelled_targets_ = np.flatnonzero(~deterministic)
+        self.scale_ = np.where(deterministic, 1.0, scale)
+        # the exact repeated value (a mean adds rounding to a constant)
+        self.center_[deterministic] = increments[-1, deterministic]
         z = (increments - self.center_) / self.scale_
-        windows, targets = build_windows(z, self.window)  # (M, N, k), (M, N)
+        z[:, deterministic] = 0.0
+        zm = z[:, self.modelled_targets_]
+        self.last_window_ = zm[-self.window:].copy()
+        n_mod = zm.shape[1]
+        if n_mod == 0:  # nothing varies: every target is continued deterministically
+            self.marginal_config_ = self.marginal_model_ = self.copula_ = None
+            self.marginal_history_, self.n_marginal_epochs_ = {}, 0
+            self.marginal_best_epoch_ = 0
+            self.pit_ = np.empty((n_inc - self.window, 0))
+            return self
+        if n_inc - self.window < _RELIABLE_WINDOWS:
+            warnings.warn(f"DiffusionCopulaForecaster fitted on {n_inc - self.window} "
+                          f"windows: mixture-density marginals and a copula learned from "
+                          f"fewer than {_RELIABLE_WINDOWS} are unreliable.", UserWarning,
+                          stacklevel=3)
+        windows, targets = build_windows(zm, self.window)  # (M, N, k), (M, N)
         n_windows = windows.shape[0]
         n_val = int(round(self.validation_fraction * n_windows))
         n_val = min(n_val, n_windows - 5)
 
         self.marginal_config_ = MDNConfig(
-            n_targets=n_targets, window=self.window, n_normal=self.n_normal,
-            n_laplace=self.n_laplace, n_student=self.n_student, lstm_hidden=self.lstm_hidden,
-            lstm_layers=self.lstm_layers, mlp_hidden=self.mlp_hidden,
+            n_targets=n_mod, window=self.window, n_normal=self.n_normal,
+            n_laplace=self.n_laplace, n_student=self.n_student,
+            lstm_hidden=self._resolved("lstm_hidden"),
+            lstm_layers=self._resolved("lstm_layers"), mlp_hidden=self.mlp_hidden,
             embedding_dim=self.embedding_dim, temperature=float(self.temperature))
+        train = dict(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                     entropy_weight=self.entropy_weight, batch_size=self.batch_size,
+                     seed=int(seeds[0]), device=self.device_, verbose=self.verbose)
         with torch_threads(self.n_threads):
             result = fit_mdn(windows, targets, self.marginal_config_, n_val_rows=n_val,
-                             learning_rate=self.learning_rate, weight_decay=self.weight_decay,
-                             entropy_weight=self.entropy_weight, batch_size=self.batch_size,
-                             max_epochs=self.max_epochs, patience=self.patience,
-                             seed=int(seeds[0]), device=self.device_, verbose=self.verbose)
-            self.marginal_model_ = result.model
+                             max_epochs=self.max_epochs, patience=self.patience, **train)
             self.marginal_history_ = result.history
+            self.marginal_best_epoch_ = result.best_epoch
+            if self.refit_full and n_val > 0:
+                # the epoch count chosen by early stopping, now on the whole history
+                result = fit_mdn(windows, targets, self.marginal_config_, n_val_rows=0,
+                                 max_epochs=max(1, result.best_epoch),
+                                 patience=self.patience, **train)
+            self.marginal_model_ = result.model
             self.n_marginal_epochs_ = result.n_epochs
             # PIT of the training increments (seed 002, section 3.4: u = F(y | past))
             self.pit_ = self._pit_standardized(windows, targets)
-        self.copula_ = self._make_copula(int(seeds[1])).fit(self.pit_)
-        self.last_window_ = z[-self.window:].copy()
+        if n_mod >= 2:
+            self.copula_ = self._make_copula(int(seeds[1])).fit(self.pit_)
+        else:  # one modelled target: no dependence to model
+            self.copula_ = None
         return self
 
     def _pit_standardized(self, windows, targets):
@@ -303,7 +407,8 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         -------
         ndarray of shape (n_increments - window, n_targets)
             ``u_t = F_i(y_t | y_{t-window..t-1})``; uniform when the marginals are
-            calibrated (seed 002, Appendix D.1.5).
+            calibrated (seed 002, Appendix D.1.5).  NaN in the columns of deterministic
+            targets (a point mass has no PIT).
         """
         self._check_fitted_model()
         values = check_target_array(y, name="y")
@@ -314,42 +419,115 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         if increments.shape[0] <= self.window:
             raise ValueError(f"y must give more than window={self.window} increments; got "
                              f"{increments.shape[0]}.")
-        z = (increments - self.center_) / self.scale_
-        windows, targets = build_windows(z, self.window)
-        with torch_threads(self.n_threads):
-            return self._pit_standardized(windows, targets)
+        out = np.full((increments.shape[0] - self.window, self.n_targets_), np.nan)
+        if self.modelled_targets_.size:
+            cols = self.modelled_targets_
+            z = (increments[:, cols] - self.center_[cols]) / self.scale_[cols]
+            windows, targets = build_windows(z, self.window)
+            with torch_threads(self.n_threads):
+                out[:, cols] = self._pit_standardized(windows, targets)
+        return out
 
     def _check_fitted_model(self):
         from sklearn.utils.validation import check_is_fitted
 
-        check_is_fitted(self, "copula_")
+        check_is_fitted(self, "deterministic_targets_")
 
     # ------------------------------------------------------------------ sampling
+    def _check_sample_size(self, horizon, n_samples):
+        size = n_samples * horizon * self.n_targets_
+        budget = getattr(self, "max_sample_size", MAX_SAMPLE_SIZE)
+        gb = size * 8 / 1e9
+        if budget is not None and size > budget:
+            raise ValueError(
+                f"predict_samples(horizon={horizon}, n_samples={n_samples}) for "
+                f"{self.n_targets_} targets asks for {size:.3g} values ({gb:.2g} GB of "
+                f"output, roughly {size * _SECONDS_PER_VALUE / 60:.0f} minutes of sampling "
+                f"on two cores), above max_sample_size={budget:.3g}.  Ask for fewer "
+                "samples or a shorter horizon, or raise max_sample_size (None: no limit).")
+        if size > WARN_SAMPLE_SIZE:
+            warnings.warn(
+                f"predict_samples will draw {size:.3g} values ({gb:.2g} GB of output); "
+                f"expect roughly {size * _SECONDS_PER_VALUE:.0f} s on two cores.  It can "
+                "be interrupted with Ctrl-C; verbose=True shows progress.", UserWarning,
+                stacklevel=4)
+
     def _predict_samples(self, horizon, n_samples, rng):
-        n = self.n_targets_
-        # Copula vectors for blocks of steps, drawn in a worker thread while the
-        # marginal loop runs (torch, numpy and scipy release the GIL, so the two use
-        # both cores).  Each block has its own seed drawn up front: deterministic.
-        block = max(1, -(-horizon // _COPULA_BLOCKS))
-        starts = list(range(0, horizon, block))
+        self._check_sample_size(horizon, n_samples)
+        out = np.empty((n_samples, horizon, self.n_targets_))
+        det = self.deterministic_targets_
+        out[:, :, det] = self.center_[det]  # constant increments continue unchanged
+        cols = self.modelled_targets_
+        if cols.size == 0:
+            return out
+        starts = list(range(0, n_samples, _BLOCK_PATHS))
         seeds = rng.integers(0, 2**31 - 1, size=len(starts))
-        windows = np.tile(self.last_window_.T, (n_samples, 1))  # (S N, k), target fastest
-        tidx = np.tile(np.arange(n), n_samples)
-        out = np.empty((n_samples, horizon, n))
+        stop = threading.Event()
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
 
-        def draw(b):
-            steps = min(block, horizon - starts[b])
-            with torch_threads(self.n_threads):
-                u = self.copula_.sample(n_samples * steps, np.random.default_rng(seeds[b]))
-            return np.clip(u, U_CLIP, 1.0 - U_CLIP).reshape(n_samples, steps, n)
+            progress = tqdm(total=len(starts) * horizon, desc="sampling paths", leave=False)
 
-        with ThreadPoolExecutor(max_workers=1) as pool, torch_threads(self.n_threads):
-            futures = [pool.submit(draw, b) for b in range(len(starts))]
-            for b, start in enumerate(starts):
-                u = futures[b].result()
-                for j in range(u.shape[1]):  # autoregressive over steps, vectorized
-                    mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_)
-                    x = mix.icdf(u[:, j].reshape(-1))  # eq. 10, standardized units
-                    out[:, start + j] = x.reshape(n_samples, n)
-                    windows = np.concatenate([windows[:, 1:], x[:, None]], axis=1)
-        return out * self.scale_ + self.center_
+        def run(b):
+            m = min(_BLOCK_PATHS, n_samples - starts[b])
+            x = self._sample_block(m, horizon, np.random.default_rng(seeds[b]), stop,
+                                   progress)
+            out[starts[b]:starts[b] + m, :, cols] = x * self.scale_[cols] + self.center_[cols]
+
+        pool = ThreadPoolExecutor(max_workers=min(self.n_jobs, len(starts)))
+        futures = [pool.submit(run, b) for b in range(len(starts))]
+        try:
+            pending = set(futures)
+            while pending:  # short waits keep the main thread responsive to Ctrl-C
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    f.result()  # re-raise a worker's exception here
+        except BaseException:
+            stop.set()  # running blocks stop at their next step, queued ones never start
+            for f in futures:
+                f.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=not stop.is_set())
+            if progress is not None:
+                progress.close()
+        return out
+
+    def _sample_block(self, n_paths, horizon, rng, stop, progress):
+        """Standardized increments of ``n_paths`` paths, shape (n_paths, horizon, n_mod).
+
+        At every step each path maps its copula vector through the inverse marginal
+        CDFs conditioned on its own last ``window`` increments (eq. 10) and appends the
+        result to its window: a loop over the horizon, vectorized over paths and
+        targets.  The copula is time-invariant, so its vectors for several steps are
+        drawn at once (about 8192 per call).
+        """
+        n = self.modelled_targets_.size
+        windows = np.tile(self.last_window_.T, (n_paths, 1))  # (P N, k), target fastest
+        tidx = np.tile(np.arange(n), n_paths)
+        out = np.empty((n_paths, horizon, n))
+        steps_per_draw = max(1, 8192 // n_paths)
+        u = None
+        with torch_threads(self.n_threads):
+            for h in range(horizon):
+                if stop.is_set():
+                    return out
+                j = h % steps_per_draw
+                if j == 0:
+                    steps = min(steps_per_draw, horizon - h)
+                    u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
+                mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_)
+                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL)  # eq. 10
+                out[:, h] = x.reshape(n_paths, n)
+                windows = np.concatenate([windows[:, 1:], x[:, None]], axis=1)
+                if progress is not None:
+                    progress.update(1)
+        return out
+
+    def _copula_draws(self, size, n, rng):
+        if self.copula_ is None:  # a single modelled target
+            u = rng.uniform(size=(size, n))
+        else:
+            u = self.copula_.sample(size, rng)
+        return np.clip(u, U_CLIP, 1.0 - U_CLIP)

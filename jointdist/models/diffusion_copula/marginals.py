@@ -177,6 +177,7 @@ class MDNTrainResult:
     n_epochs: int
     best_val_nll: float
     history: dict
+    best_epoch: int = 0
 
 
 def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_rate=3e-3,
@@ -208,8 +209,9 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     Returns
     -------
     MDNTrainResult
-        The model with the best validation NLL (in eval mode), the epochs run, that NLL
-        and the per-epoch history.
+        The model with the best validation NLL (in eval mode), the epochs run, that NLL,
+        the per-epoch history and the epoch of the best NLL (``max_epochs`` without
+        validation).
     """
     import torch
 
@@ -217,7 +219,7 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     with seeded_torch(seed, device):
         model = MixtureDensityNetwork(config).to(device)
     gen = torch_generator(seed + 7, "cpu")
-    tidx = np.broadcast_to(np.arange(n), (m, n))
+    tidx = np.tile(np.arange(n), (m, 1))
 
     def flat(rows):
         w = torch.as_tensor(windows[rows].reshape(-1, k), dtype=torch.float32, device=device)
@@ -229,7 +231,7 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     w_tr, t_tr, y_tr = flat(slice(0, n_train_rows))
     val = flat(slice(n_train_rows, m)) if n_val_rows > 0 else None
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    best, best_state, bad = math.inf, None, 0
+    best, best_state, bad, best_epoch = math.inf, None, 0, max_epochs
     history = {"train_nll": [], "val_nll": []}
     progress = None
     if verbose:
@@ -261,7 +263,7 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
             if progress is not None:
                 progress.set_postfix(val_nll=f"{v:.4f}")
             if v < best - 1e-4:
-                best, bad = v, 0
+                best, bad, best_epoch = v, 0, epoch
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad += 1
@@ -276,7 +278,7 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return MDNTrainResult(model, epoch, best, history)
+    return MDNTrainResult(model, epoch, best, history, best_epoch)
 
 
 def mdn_mixtures(model, windows, target_idx, device, chunk_size=65536) -> NLTMixture:
@@ -306,5 +308,3 @@ def mdn_mixtures(model, windows, target_idx, device, chunk_size=65536) -> NLTMix
     return NLTMixture(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                         ("weights", "loc", "scale", "df")),
                       n_normal=parts[0].n_normal, n_laplace=parts[0].n_laplace)
-
-

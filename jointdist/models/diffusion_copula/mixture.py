@@ -189,15 +189,59 @@ class NLTMixture:
         q[..., b:] = special.stdtrit(self.df, np.broadcast_to(u, q[..., b:].shape))
         return self.loc + self.scale * q
 
+    def _quantile_bracket(self, u):
+        """Bracket ``[lo, hi]`` of the mixture quantile and a starting point, flat (B,).
+
+        The mixture CDF is a convex combination of the component CDFs, so its quantile
+        lies between the smallest and the largest component quantile.  When every
+        Student-t component has ``df >= 2`` (always so for the marginal network) the
+        Student-t quantiles are not computed (``stdtrit`` is the costliest call): they
+        are bounded in closed form by the Normal and the ``t_2`` quantiles, since
+        ``|t_nu^{-1}(u)|`` decreases in ``nu``, and approximated for the start by the
+        Cornish-Fisher expansion in ``1 / nu`` (Abramowitz & Stegun 26.7.5).
+        """
+        c = self.weights.shape[-1]
+        a, b = self.n_normal, self.n_normal + self.n_laplace
+        w = self.weights.reshape(-1, c)
+        loc, scale = self.loc.reshape(-1, c), self.scale.reshape(-1, c)
+        nu = self.df.reshape(w.shape[0], c - b)
+        uc = u[:, None]
+        z_norm = special.ndtri(uc)
+        q = np.empty_like(w)
+        q[:, :a] = z_norm
+        q[:, a:b] = np.where(uc < 0.5, np.log(2 * np.minimum(uc, 0.5)),
+                             -np.log(2 * (1 - np.maximum(uc, 0.5))))
+        q_lo, q_hi = q.copy(), q.copy()
+        if c > b:
+            if np.all(nu >= 2.0):
+                t2 = (2 * uc - 1) / np.sqrt(2 * uc * (1 - uc))  # t_2 quantile, closed form
+                zn = np.broadcast_to(z_norm, nu.shape)
+                z2 = zn * zn
+                cf = (zn + zn * (z2 + 1) / (4 * nu)
+                      + zn * ((5 * z2 + 16) * z2 + 3) / (96 * nu**2)
+                      + zn * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / (384 * nu**3))
+                small, large = np.minimum(t2, zn), np.maximum(t2, zn)
+                q[:, b:] = np.clip(cf, small, large)
+                q_lo[:, b:], q_hi[:, b:] = small, large
+            else:
+                q[:, b:] = special.stdtrit(nu, np.broadcast_to(uc, nu.shape))
+                q_lo[:, b:] = q_hi[:, b:] = q[:, b:]
+        lo = np.min(loc + scale * q_lo, axis=1)
+        hi = np.max(loc + scale * q_hi, axis=1)
+        start = np.clip(np.sum(w * (loc + scale * q), axis=1), lo, hi)
+        return lo, hi, start
+
     def icdf(self, u, tol: float = ICDF_TOL, max_iter: int = 100):
         """Inverse CDF by safeguarded Newton iterations inside an exact bracket.
 
         Because ``F`` is a convex combination of the component CDFs, the mixture
-        quantile lies between the smallest and the largest component quantile; that
-        bracket is refined by Newton steps that fall back to bisection whenever they
-        leave it.  Below the median the equation solved is ``F(x) = u``, above it
-        ``S(x) = 1 - u`` with the survival function, so both tails are resolved to a
-        *relative* error ``tol`` of the tail probability.
+        quantile lies between the smallest and the largest component quantile (see
+        :meth:`_quantile_bracket`); that bracket is refined by Newton steps on the
+        *logarithm* of the tail probability (nearly linear in ``x`` far in a heavy
+        tail, so fewer steps there) that fall back to bisection whenever they leave
+        the bracket.  Below the median the equation solved is ``log F(x) = log u``,
+        above it ``log S(x) = log(1 - u)`` with the survival function, so both tails
+        are resolved to a *relative* error ``tol`` of the tail probability.
 
         Parameters
         ----------
@@ -215,7 +259,6 @@ class NLTMixture:
         if not np.all((u > 0) & (u < 1)):
             raise ValueError("icdf needs u strictly inside (0, 1).")
         shape = u.shape
-        q = self._component_icdf(u)
         c = self.weights.shape[-1]
         # flat views, sliced to the unconverged entries at every iteration
         w, loc, scale = (arr.reshape(-1, c) for arr in (self.weights, self.loc, self.scale))
@@ -223,11 +266,10 @@ class NLTMixture:
         log_norm_t = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2)
                       - 0.5 * np.log(nu * math.pi))
         u = u.ravel()
-        lo, hi = q.reshape(-1, c).min(axis=1), q.reshape(-1, c).max(axis=1)
+        lo, hi, x = self._quantile_bracket(u)
         upper = u > 0.5
         target = np.where(upper, 1.0 - u, u)  # tail probability to hit
-        # start at the weighted mean of the component quantiles (inside the bracket)
-        x = np.clip(np.sum(w * q.reshape(-1, c), axis=1), lo, hi)
+        log_target = np.log(target)
         idx = np.arange(u.size)
         for _ in range(max_iter):
             if idx.size == 0:
@@ -241,7 +283,9 @@ class NLTMixture:
             his = np.where(g > 0, xs, hi[idx])
             done = (np.abs(g) <= tol * ts) | (his - los <= tol * (1.0 + np.abs(xs)))
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                newton = xs - g / dens
+                # Newton on log(tail): step = -(log tail - log target) / (dens / tail)
+                log_gap = np.log(tail) - log_target[idx]
+                newton = xs - np.where(up, -1.0, 1.0) * log_gap * tail / dens
             ok = np.isfinite(newton) & (newton > los) & (newton < his)
             x[idx] = np.where(done, xs, np.where(ok, newton, 0.5 * (los + his)))
             lo[idx], hi[idx] = los, his
@@ -268,8 +312,9 @@ def _tail_and_pdf(x, upper, w, loc, scale, nu, log_norm_t, n_normal, n_laplace):
     One pass over flat ``(B, C)`` parameters; ``log_norm_t`` is the precomputed
     log-normaliser of the Student-t components.
     """
-    z = (x[:, None] - loc) / scale
-    zs = np.where(upper[:, None], -z, z)  # the families are symmetric
+    inv_scale = 1.0 / scale
+    z = (x[:, None] - loc) * inv_scale
+    zs = z * np.where(upper, -1.0, 1.0)[:, None]  # the families are symmetric
     a, b = n_normal, n_normal + n_laplace
     cdf = np.empty_like(z)
     dens = np.empty_like(z)
@@ -281,4 +326,4 @@ def _tail_and_pdf(x, upper, w, loc, scale, nu, log_norm_t, n_normal, n_laplace):
     dens[:, a:b] = e
     cdf[:, b:] = special.stdtr(nu, zs[:, b:])
     dens[:, b:] = np.exp(log_norm_t - (nu + 1) / 2 * np.log1p(z[:, b:] ** 2 / nu))
-    return np.sum(w * cdf, axis=1), np.sum(w * dens / scale, axis=1)
+    return np.einsum("ij,ij->i", w, cdf), np.einsum("ij,ij,ij->i", w, dens, inv_scale)

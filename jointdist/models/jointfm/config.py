@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -53,7 +55,8 @@ class JointFMConfig:
         deviation (in units of ``s``) fed to the network as a per-series token;
         ``"revin"``: ``(x - mean) / std`` of the context levels (the "naive" scaling).
     max_nu : float, default=60.0
-        Upper bound of the skew-t degrees of freedom (``nu = 2 + (max_nu - 2) sigmoid``).
+        Upper bound of the skew-t degrees of freedom (``nu = 2 + (max_nu - 2) sigmoid``);
+        finite and above 8, the degrees of freedom the skew-t head starts from.
     cf_iterations : int, default=40
         Continued-fraction terms of the Student-t CDF in the skew-t log-density.
     empirical_rank : int, default=0
@@ -69,6 +72,11 @@ class JointFMConfig:
     dependence_halflife : float, default=252.0
         Half-life in steps of the exponential weights of that correlation estimate
         (0: equal weights).
+    trained_n_targets : (int, int) or None, default=None
+        Smallest and largest number of targets of the systems the weights were trained
+        on, recorded by the training script (not an architecture setting: the network
+        takes any number).  :class:`~jointdist.models.jointfm.JointFMForecaster` warns
+        when it is given more targets than the largest; None means unknown.
     """
 
     context_length: int = 504
@@ -87,22 +95,26 @@ class JointFMConfig:
     cf_iterations: int = 40
     empirical_rank: int = 0
     dependence_halflife: float = 252.0
+    trained_n_targets: tuple | None = None
 
     def __post_init__(self):
+        if isinstance(self.heads, str) or not isinstance(self.heads, (list, tuple)):
+            raise ValueError(f"heads must be a list of head names from {HEADS}; got "
+                             f"{self.heads!r}.")
         self.heads = tuple(self.heads)
         for name in ("context_length", "max_horizon", "patch_size", "d_model", "n_heads",
                      "n_blocks", "d_ff", "n_components", "cf_iterations"):
+            setattr(self, name, _integer(name, getattr(self, name), minimum=1))
+        self.rank = _integer("rank", self.rank, minimum=0)
+        self.empirical_rank = _integer("empirical_rank", self.empirical_rank, minimum=0)
+        for name in ("dropout", "max_nu", "dependence_halflife"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 0:
-            raise ValueError(f"rank must be a non-negative integer; got {self.rank!r}.")
-        if isinstance(self.empirical_rank, bool) or not isinstance(self.empirical_rank, int) \
-                or self.empirical_rank < 0:
-            raise ValueError(f"empirical_rank must be a non-negative integer; "
-                             f"got {self.empirical_rank!r}.")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or math.isnan(value):
+                raise ValueError(f"{name} must be a real number; got {value!r}.")
+            setattr(self, name, float(value))
         if not self.dependence_halflife >= 0.0:
-            raise ValueError(f"dependence_halflife must be >= 0; got "
+            raise ValueError(f"dependence_halflife must be >= 0 (0: equal weights); got "
                              f"{self.dependence_halflife!r}.")
         if self.context_length % self.patch_size:
             raise ValueError(f"context_length ({self.context_length}) must be a multiple of "
@@ -110,16 +122,28 @@ class JointFMConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads "
                              f"({self.n_heads}).")
-        if not self.heads or any(h not in HEADS for h in self.heads) \
+        if not self.heads or any(not isinstance(h, str) or h not in HEADS for h in self.heads) \
                 or len(set(self.heads)) != len(self.heads):
             raise ValueError(f"heads must be a non-empty subset of {HEADS}; got {self.heads!r}.")
-        if self.normalization not in NORMALIZATIONS:
+        if not isinstance(self.normalization, str) or self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}; "
                              f"got {self.normalization!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
-        if not self.max_nu > 2.0:
-            raise ValueError(f"max_nu must be > 2; got {self.max_nu!r}.")
+        if not 8.0 < self.max_nu < math.inf:
+            # the skew-t head starts at nu = 8: sigmoid(bias) = 6 / (max_nu - 2)
+            raise ValueError(f"max_nu must be a finite number above 8 (the skew-t degrees "
+                             f"of freedom start at 8 and stay below max_nu); got "
+                             f"{self.max_nu!r}.")
+        if self.trained_n_targets is not None:
+            pair = self.trained_n_targets
+            if isinstance(pair, (str, bytes)) or not isinstance(pair, (list, tuple)) \
+                    or len(pair) != 2:
+                raise ValueError(f"trained_n_targets must be None or a pair (min, max); got "
+                                 f"{pair!r}.")
+            low = _integer("trained_n_targets[0]", pair[0], minimum=1)
+            high = _integer("trained_n_targets[1]", pair[1], minimum=low)
+            self.trained_n_targets = (low, high)
 
     @property
     def n_patches(self) -> int:
@@ -128,10 +152,17 @@ class JointFMConfig:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["heads"] = list(self.heads)
+        if self.trained_n_targets is None:
+            del out["trained_n_targets"]  # unknown: configs written before it stay as they were
+        else:
+            out["trained_n_targets"] = list(self.trained_n_targets)
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "JointFMConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"a JointFMConfig is a JSON object of fields; got "
+                             f"{type(data).__name__}.")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -150,4 +181,15 @@ class JointFMConfig:
             raise FileNotFoundError(f"JointFM config file {path} does not exist.") from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"JointFM config file {path} is not valid JSON ({exc}).") from exc
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"JointFM config file {path}: {exc}") from exc
+
+
+def _integer(name: str, value, *, minimum: int) -> int:
+    """``value`` as an ``int >= minimum`` (bools refused), else a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {need}; got {value!r}.")
+    return int(value)

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,11 @@ from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.model import JointFM
 from jointdist.models.jointfm.weights import save_weights
 
-__all__ = ["TrainConfig", "train", "jointfm_loss", "ValidationSet", "evaluate",
-           "warm_start"]
+__all__ = ["TrainConfig", "train", "jointfm_loss", "dependence_score", "ValidationSet",
+           "evaluate", "warm_start", "apply_overrides", "DEPENDENCE_SCORES"]
+
+#: Multivariate terms of the objective (``TrainConfig.dependence_score``).
+DEPENDENCE_SCORES = ("variogram", "energy")
 
 
 @dataclass
@@ -66,6 +69,18 @@ class TrainConfig:
     energy_weight, energy_samples : float, int
         Weight of the optional energy-score term (GMM head, reparametrized samples)
         and the number of samples it draws; 0 disables it.
+    dependence_weight : float, default=0.0
+        Weight of the multivariate dependence term (:func:`dependence_score`:
+        ``dependence_score`` of ``dependence_samples`` reparametrized GMM samples against
+        the branched futures, both standardized by the futures' mean and standard
+        deviation per target and horizon); 0 (the default) leaves the objective as it
+        was.  Needs the ``"gmm"`` head.
+    dependence_score : {"variogram", "energy"}, default="variogram"
+        ``"variogram"``: variogram score of order 0.5 over the pairs of targets at every
+        horizon (reacts to the correlation's sign and size); ``"energy"``: energy score
+        of the standardized vectors of targets at every horizon.
+    dependence_samples : int, default=64
+        Model samples the dependence term draws per system.
     val_every, val_levels, val_systems, val_n_targets, val_futures, val_samples, val_seed :
         Validation every ``val_every`` steps on ``val_systems`` systems of each level in
         ``val_levels`` (seed ``val_seed``, never used by the training stream).
@@ -75,8 +90,12 @@ class TrainConfig:
         Seed of the training stream and of the initialization.
     device : str
         "auto", "cpu" or "cuda[:N]" (under torchrun the local rank's GPU).
-    amp : bool
-        bfloat16 autocast on CUDA (ignored on CPU).
+    amp : bool or "always"
+        bfloat16 autocast of the network's trunk: ``True`` on CUDA only (the CPU runs in
+        float32), ``"always"`` on any device (CPUs with bfloat16 support; the tests use
+        it to run the autocast path without a GPU), ``False`` never.  bfloat16 has
+        float32's exponent range, so no gradient scaler is used (float16, which would
+        need one, is not offered).
     num_threads : int or None
         torch CPU threads (1 avoids spin-waiting on a shared machine).
     export_half : bool
@@ -109,6 +128,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     energy_weight: float = 0.0
     energy_samples: int = 16
+    dependence_weight: float = 0.0
+    dependence_score: str = "variogram"
+    dependence_samples: int = 64
     val_every: int = 250
     val_levels: list = field(default_factory=lambda: [2, 5, 7])
     val_systems: int = 16
@@ -119,7 +141,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
+    amp: bool | str = True
     num_threads: int | None = None
     export_half: bool = False
     init_from: str | None = None
@@ -131,21 +153,43 @@ class TrainConfig:
             raise ValueError(f"curriculum must be 'linear' or 'uniform'; got {self.curriculum!r}.")
         if self.steps < 1 or self.batch_size < 1 or self.n_futures < 1:
             raise ValueError("steps, batch_size and n_futures must be positive.")
-        JointFMConfig.from_dict(self.model)  # validate early
+        if self.dependence_score not in DEPENDENCE_SCORES:
+            raise ValueError(f"dependence_score must be one of {DEPENDENCE_SCORES}; "
+                             f"got {self.dependence_score!r}.")
+        if not self.dependence_weight >= 0 or not self.energy_weight >= 0:
+            raise ValueError("energy_weight and dependence_weight must be >= 0.")
+        if self.dependence_samples < 2:
+            raise ValueError(f"dependence_samples must be >= 2; got {self.dependence_samples}.")
+        if self.amp not in (True, False, "always"):
+            raise ValueError(f"amp must be true, false or \"always\"; got {self.amp!r}.")
+        mcfg = JointFMConfig.from_dict(self.model)  # validate early
+        if self.dependence_weight > 0 and "gmm" not in mcfg.heads:
+            raise ValueError("dependence_weight > 0 needs the 'gmm' head (reparametrized "
+                             "samples); add it to model.heads.")
 
     @property
     def model_config(self) -> JointFMConfig:
-        return JointFMConfig.from_dict(self.model)
+        # the saved config records the numbers of targets trained on (the forecaster
+        # warns beyond them)
+        return JointFMConfig.from_dict({"trained_n_targets": list(self.n_targets),
+                                        **self.model})
 
     def to_json(self, path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def from_json(cls, path, **overrides) -> "TrainConfig":
+    def from_json(cls, path, *, assignments=(), **overrides) -> "TrainConfig":
+        """Read a config file, then apply ``assignments`` (``"key=value"`` strings, see
+        :func:`apply_overrides`) and the keyword ``overrides`` that are not None."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"training config file {path} does not exist.")
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"training config file {path} is not valid JSON ({exc}).") \
+                from exc
+        data = apply_overrides(data, assignments)
         data.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
@@ -153,22 +197,216 @@ class TrainConfig:
         return cls(**data)
 
 
+def _field_defaults(cls) -> dict:
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = (f.default, str(f.type))
+        elif f.default_factory is not MISSING:
+            out[f.name] = (f.default_factory(), str(f.type))
+    return out
+
+
+def _check_override_type(key, value, default, annotation):
+    """``value`` must have the kind of the field's default (int, float, bool, str, list)."""
+    if value is None and (default is None or "None" in annotation):
+        return value
+    if default is None:  # a free field (e.g. num_threads, init_from): any JSON value
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool) or ("str" in annotation and isinstance(value, str))
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"{key}={value!r}: expected a value like the default "
+                         f"{default!r} ({type(default).__name__}).")
+    return value
+
+
+def apply_overrides(data: dict, assignments) -> dict:
+    """Apply ``"key=value"`` settings to a training-config dict (a copy is returned).
+
+    ``key`` is a field of :class:`TrainConfig` (``batch_size``, also written
+    ``train.batch_size``) or ``model.<field>`` of :class:`JointFMConfig`
+    (``model.d_model``).  ``value`` is read as JSON (``64``, ``1e-3``, ``true``,
+    ``[2, 10]``, ``null``) and otherwise kept as a string (``cuda``).  Unknown keys and
+    values of the wrong kind (``batch_size=big``) raise ``ValueError``; the full
+    validation happens when the config is built.
+
+    Examples
+    --------
+    >>> apply_overrides({"model": {"d_model": 64}}, ["model.d_model=256", "batch_size=64"])
+    {'model': {'d_model': 256}, 'batch_size': 64}
+    """
+    import difflib
+
+    data = dict(data)
+    data["model"] = dict(data.get("model", {}))
+    train_fields = _field_defaults(TrainConfig)
+    model_fields = _field_defaults(JointFMConfig)
+    known = ([f"model.{k}" for k in model_fields]
+             + [k for k in train_fields if k != "model"])
+    for item in assignments or ():
+        key, sep, raw = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"a setting must read key=value; got {item!r}.")
+        if key.startswith("train."):
+            key = key[len("train."):]
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw.strip()
+        if key.startswith("model."):
+            name, table, target = key[len("model."):], model_fields, data["model"]
+        else:
+            name, table, target = key, train_fields, data
+        if name not in table or key == "model":
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown setting {key!r}.{hint} Settings are TrainConfig "
+                             f"fields or model.<JointFMConfig field>: {', '.join(known)}.")
+        default, annotation = table[name]
+        target[name] = _check_override_type(key, value, default, annotation)
+    return data
+
+
 # --------------------------------------------------------------------------------------
 # Loss.
 # --------------------------------------------------------------------------------------
 def _truncate(context, prob, min_len, generator):
-    """Random right-aligned time masks: a fraction ``prob`` of contexts is shortened."""
+    """Random right-aligned time masks: a fraction ``prob`` of contexts is shortened.
+
+    The draws are made on the generator's device (the model's device in training), so
+    that a CUDA generator works; the masks are returned on the context's device.
+    """
     B, T, _ = context.shape
     mask = torch.ones(B, T, dtype=torch.bool, device=context.device)
     if prob <= 0 or T <= min_len:
         return mask
-    cut = torch.rand(B, generator=generator) < prob
-    lengths = torch.randint(min_len, T + 1, (B,), generator=generator)
+    dev = generator.device if generator is not None else context.device
+    cut = torch.rand(B, generator=generator, device=dev) < prob
+    lengths = torch.randint(min_len, T + 1, (B,), generator=generator, device=dev)
     lengths = torch.where(cut, lengths, torch.full_like(lengths, T)).to(context.device)
     return torch.arange(T, device=context.device)[None, :] >= (T - lengths)[:, None]
 
 
+def _check_generator(generator, device) -> None:
+    """A clear error where a kernel would fail later: the generator must live on ``device``."""
+    if generator is None:
+        return
+    gdev = torch.device(generator.device)
+    if gdev.type != device.type or (gdev.index is not None and device.index is not None
+                                    and gdev.index != device.index):
+        raise ValueError(f"the random generator is on {gdev} but the model and batch are "
+                         f"on {device}; create it with torch.Generator(device={str(device)!r}).")
+
+
+#: Futures' standard deviations below this (in normalized units, times sqrt(h)) mark a
+#: coordinate as deterministic; it is left out of the dependence term.
+_MIN_FUTURE_STD = 1e-3
+
+
+def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps=1e-4):
+    r"""Multivariate score of model samples against branched futures, per system.
+
+    Both are first standardized with the *futures'* mean and standard deviation per
+    system, target and horizon (constants for the gradient), so that every target and
+    horizon weighs alike and what is left is mostly the dependence: on the raw
+    (normalized) scale the energy score is dominated by the marginals of the widest
+    series and the longest horizons.
+
+    ``kind="variogram"``: the variogram score of order ``p`` (Scheuerer & Hamill 2015)
+    over the pairs ``i < j`` of real targets at every horizon,
+
+    .. math::
+        \mathrm{VS}_p = \frac{1}{|P|}\sum_{(i,j) \in P}\Big(|y_i - y_j|^p
+        - \frac{1}{S}\sum_{s=1}^S |x_{si} - x_{sj}|^p\Big)^2 ,
+
+    with ``|d|^p`` smoothed as ``(d^2 + eps)^{p/2}`` so that its gradient stays finite.
+    For standardized coordinates ``E|Y_i - Y_j|^p`` is a decreasing function of
+    ``corr(Y_i, Y_j)``, so the score separates a correlation of the right sign from one
+    of the wrong sign (a proper score; not strictly proper).
+    ``kind="energy"``: the energy score (Gneiting & Raftery 2007) of the standardized
+    vectors of targets at every horizon (strictly proper, weaker on dependence).
+
+    Parameters
+    ----------
+    samples : tensor (S, B, H, N)
+        Model samples, differentiable (e.g. ``rsample``).
+    futures : tensor (F, B, H, N)
+        Branched futures (the same units as ``samples``).
+    target_mask : bool tensor (B, N)
+    kind : {"variogram", "energy"}
+    p, eps : float
+        Order of the variogram and its smoothing.
+
+    Returns
+    -------
+    score : tensor (B,)
+        Mean over futures and horizons (variogram: also over pairs; energy: divided by
+        ``sqrt(N)``).  Systems with fewer than two usable targets score 0.
+    valid : bool tensor (B,)
+        Systems that carry a score (at least one pair of usable targets).
+    """
+    if kind not in DEPENDENCE_SCORES:
+        raise ValueError(f"kind must be one of {DEPENDENCE_SCORES}; got {kind!r}.")
+    S, B, H, N = samples.shape
+    futures = futures.to(samples.dtype)
+    with torch.no_grad():
+        mean = futures.mean(0)  # (B, H, N)
+        std = futures.std(0) if futures.shape[0] > 1 else torch.zeros_like(mean)
+        sqrt_h = torch.arange(1, H + 1, device=samples.device,
+                              dtype=samples.dtype).sqrt()[None, :, None]
+        usable = (std > _MIN_FUTURE_STD * sqrt_h) & target_mask[:, None, :]  # (B, H, N)
+        inv = torch.where(usable, 1.0 / std.clamp_min(1e-12), torch.zeros_like(std))
+    xs = (samples - mean) * inv  # unusable coordinates -> 0 in samples and futures
+    ys = (futures - mean) * inv
+    if kind == "variogram":
+        if N < 2:
+            zero = samples.sum() * 0.0
+            return zero.expand(B), torch.zeros(B, dtype=torch.bool, device=samples.device)
+        iu, ju = torch.triu_indices(N, N, offset=1, device=samples.device)
+        pair = (usable[..., iu] & usable[..., ju]).to(samples.dtype)  # (B, H, P)
+
+        def vario(v):  # (..., N) -> (..., P)
+            return ((v[..., iu] - v[..., ju]).pow(2) + eps).pow(0.5 * p)
+
+        model_v = vario(xs).mean(0)  # (B, H, P)
+        sq = (vario(ys) - model_v).pow(2).mean(0)  # (B, H, P)
+        n_pairs = pair.sum((1, 2))
+        score = (sq * pair).sum((1, 2)) / n_pairs.clamp_min(1.0)
+        return score, n_pairs > 0
+    from jointdist.metrics import energy_score
+
+    n_use = usable.sum(-1).to(samples.dtype)  # (B, H)
+    es = energy_score(ys.permute(1, 0, 2, 3), xs.permute(1, 0, 2, 3).unsqueeze(1),
+                      per_horizon=True)  # (B, F, H)
+    per_h = es.mean(1) / n_use.clamp_min(1.0).sqrt()
+    ok = (n_use >= 2).to(samples.dtype)
+    score = (per_h * ok).sum(-1) / ok.sum(-1).clamp_min(1.0)
+    return score, ok.sum(-1) > 0
+
+
+def _autocast_enabled(amp, device) -> bool:
+    if amp == "always":
+        return True
+    return bool(amp) and device.type == "cuda"
+
+
 def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samples=16,
+                 dependence_weight=0.0, dependence_kind="variogram", dependence_samples=64,
                  generator=None, amp=False):
     """NLL of the branched futures (per target and horizon), summed over heads.
 
@@ -180,15 +418,25 @@ def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samp
     energy_weight : float
         Adds ``energy_weight *`` the energy score of reparametrized GMM samples against
         every future (normalized units, per target).
+    dependence_weight, dependence_kind, dependence_samples : float, str, int
+        Adds ``dependence_weight *`` :func:`dependence_score` (``kind=dependence_kind``)
+        of ``dependence_samples`` reparametrized GMM samples against the futures,
+        averaged over the systems with at least two targets.  0 disables it.
+    generator : torch.Generator or None
+        Source of the samples of those terms; must live on the batch's device.
+    amp : bool or "always"
+        bfloat16 autocast of the network's forward: on CUDA when true, on any device
+        with ``"always"`` (the heads and log-densities run in float32 regardless).
 
     Returns
     -------
     loss : scalar tensor
-    parts : dict of float (per-head NLL, energy)
+    parts : dict of float (per-head NLL, energy, dependence)
     """
     dev = batch.context.device
+    _check_generator(generator, dev)
     with torch.autocast(device_type=dev.type, dtype=torch.bfloat16,
-                        enabled=amp and dev.type == "cuda"):
+                        enabled=_autocast_enabled(amp, dev)):
         out = model(batch.context, time_mask=time_mask, target_mask=batch.target_mask,
                     features=batch.context_features, horizon=batch.futures.shape[2])
     fut = batch.futures.transpose(0, 1)  # (F, B, H, N)
@@ -210,6 +458,17 @@ def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samp
         energy = (es.mean(-1) / n_real.sqrt()).mean()
         loss = loss + energy_weight * energy
         parts["energy"] = float(energy.detach())
+    if dependence_weight > 0:
+        if "gmm" not in out.distributions:
+            raise ValueError("the dependence term needs the 'gmm' head (reparametrized "
+                             "samples); this model has "
+                             f"{sorted(out.distributions)}.")
+        samples = out.distributions["gmm"].rsample((dependence_samples,), generator)
+        score, valid = dependence_score(samples, z, batch.target_mask, kind=dependence_kind)
+        w = valid.to(score.dtype)
+        dep = (score * w).sum() / w.sum().clamp_min(1.0)
+        loss = loss + dependence_weight * dep
+        parts["dependence"] = float(dep.detach())
     return loss, parts
 
 
@@ -320,13 +579,24 @@ def evaluate(model, val: ValidationSet, horizon, heads=None, seed=0) -> dict:
 # --------------------------------------------------------------------------------------
 # The loop.
 # --------------------------------------------------------------------------------------
+def _lr_factor(cfg: TrainConfig, step: int, time_progress: float = 0.0) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup_steps``, then cosine decay.
+
+    The cosine runs over ``max(step progress, time_progress)`` in [0, 1]: the step
+    progress is ``(step - warmup) / (steps - warmup)``; ``time_progress`` is the
+    fraction of the time budget used since the warm-up ended (0 without a budget), so
+    with a budget the schedule ends at whichever limit comes first.
+    """
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, max(progress, time_progress))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def _lr_lambda(cfg: TrainConfig):
-    def f(step):
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    return f
+    """The step-only schedule as a function of the step (``time_progress = 0``)."""
+    return lambda step: _lr_factor(cfg, step)
 
 
 def warm_start(model, checkpoint) -> int:
@@ -395,8 +665,24 @@ def _stream_states(stream, world: int) -> list:
     return states
 
 
+def _max_over_ranks(value: float, world: int, device) -> float:
+    """The largest ``value`` over the ranks (a collective under DDP).
+
+    Used for the elapsed time, so that every rank sets the same learning rate and stops
+    at the same step.
+    """
+    if world == 1:
+        return float(value)
+    import torch.distributed as dist
+
+    t = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
-          max_seconds: float | None = None) -> dict:
+          max_seconds: float | None = None, stop_after: float | None = None,
+          clock=None) -> dict:
     """Run (or resume) pretraining.
 
     Parameters
@@ -407,16 +693,35 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
     progress : bool, default=True
         Show a tqdm progress bar (rank 0).
     max_seconds : float or None
-        Stop (after checkpointing) once this much wall time has passed in this call.
+        **Time budget** of the whole run, in seconds of the training loop (validation and
+        checkpoints included, start-up not), summed over every call that resumes it.  The
+        cosine schedule and the curriculum then run over ``max(step / steps, elapsed /
+        max_seconds)``, so the learning rate reaches ``min_lr_ratio * lr`` when the
+        budget is spent (or at ``steps``, if that comes first) and the run ends there with
+        a checkpoint and a validation.  The budget is stored in the checkpoint: a resumed
+        run continues the schedule where it was; a new value on resume replaces it.
+        None (and no budget in the checkpoint): the schedule runs over ``steps``.
+    stop_after : float or None
+        Stop this call (after checkpointing) once this many seconds have passed in it,
+        without touching the schedule: for job slots shorter than the run (resume later
+        with the same command).  ``0`` stops after one step.
+    clock : callable or None
+        Seconds as a float (default :func:`time.monotonic`); injectable for tests.
 
     Returns
     -------
-    dict with ``step``, ``last_loss``, ``best_val`` and ``out_dir``.
+    dict with ``step``, ``last_loss``, ``best_val``, ``out_dir``, ``train_seconds`` (the
+    loop's time over all calls) and ``finished`` (the schedule reached its end).
     """
     from tqdm.auto import tqdm
 
     from jointdist.datasets.sde import SDEStream, curriculum_weights
 
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds (the time budget) must be > 0; got {max_seconds!r}.")
+    if stop_after is not None and not stop_after >= 0:
+        raise ValueError(f"stop_after must be >= 0; got {stop_after!r}.")
+    clock = time.monotonic if clock is None else clock
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     rank, world, device = _dist_setup(cfg)
@@ -430,18 +735,25 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
     model = JointFM(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
                             weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    # the learning rate is set before every step from (step, elapsed time): _lr_factor
     step, best, stream_state = 0, math.inf, None
+    budget, seconds_before, warmup_seconds = max_seconds, 0.0, None
     ckpt_path = out / "checkpoint_last.pt"
     if resume and ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
         step, best = int(ck["step"]), float(ck["best"])
         stream_state = json.loads(ck["stream_state"])
+        seconds_before = float(ck.get("train_seconds", 0.0))
+        if ck.get("warmup_seconds") is not None:
+            warmup_seconds = float(ck["warmup_seconds"])
+        if budget is None and ck.get("time_budget") is not None:
+            budget = float(ck["time_budget"])  # continue the schedule, not restart it
         if main:
-            print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+            print(f"resumed from {ckpt_path} at step {step}"
+                  + (f", {seconds_before:.0f} s of a {budget:.0f} s budget"
+                     if budget is not None else ""), file=sys.stderr)
     elif cfg.init_from:
         loaded = warm_start(model, cfg.init_from)
         if main:
@@ -453,11 +765,24 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
 
         net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    def time_progress(elapsed):
+        """Fraction of the budget used after the warm-up (0 without a budget)."""
+        if budget is None or warmup_seconds is None:
+            return 0.0
+        return min(1.0, max(0.0, (elapsed - warmup_seconds)
+                            / max(budget - warmup_seconds, 1e-9)))
+
     levels = list(cfg.levels)
     n_cur = max(1, int(cfg.curriculum_fraction * cfg.steps))
+    # the elapsed training time (agreed over ranks) as of the current step
+    now = {"elapsed": seconds_before}
     if cfg.curriculum == "linear":
         def weights(i):  # i = batches drawn so far = optimizer step
-            return curriculum_weights(min(1.0, i / n_cur), levels)
+            frac = i / n_cur
+            if budget is not None:  # the curriculum runs over the budget too
+                frac = max(frac, now["elapsed"] / budget
+                           / max(cfg.curriculum_fraction, 1e-9))
+            return curriculum_weights(min(1.0, frac), levels)
     else:
         weights = None
     T, H = mcfg.context_length, mcfg.max_horizon
@@ -469,7 +794,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
         # each rank continues its own stream; a rank added on resume keeps its fresh seed
         stream._rng.bit_generator.state = stream_state[rank]
     stream.n_batches_ = step
-    gen = torch.Generator()
+    # per-step randomness (truncation, samples of the energy/dependence terms) on the
+    # model's device: sampling on CUDA refuses a CPU generator
+    gen = torch.Generator(device=device)
 
     val = None
     if main and cfg.val_every > 0:
@@ -484,8 +811,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
             return
         tmp = ckpt_path.with_suffix(".pt.tmp")
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "step": step, "best": best,
-                    "stream_state": json.dumps(states)}, tmp)
+                    "step": step, "best": best, "stream_state": json.dumps(states),
+                    "train_seconds": now["elapsed"], "time_budget": budget,
+                    "warmup_seconds": warmup_seconds}, tmp)
         tmp.replace(ckpt_path)
         save_weights(model, out / "last" / "jointfm", half=cfg.export_half)
 
@@ -497,13 +825,19 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                 w.writeheader()
             w.writerow(row)
 
-    start = time.time()
+    call_start = clock()
     bar = tqdm(total=cfg.steps, initial=step, disable=not (main and progress),
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc="JointFM")
     losses, last_loss = [], math.nan
+    finished = step >= cfg.steps or (budget is not None and now["elapsed"] >= budget)
     model.train()
-    while step < cfg.steps:
+    while not finished:
         t0 = time.perf_counter()
+        if warmup_seconds is None and step >= cfg.warmup_steps:
+            warmup_seconds = now["elapsed"]
+        lr = cfg.lr * _lr_factor(cfg, step, time_progress(now["elapsed"]))
+        for group in opt.param_groups:
+            group["lr"] = lr
         gen.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)  # resumable exactly
         batch = stream.sample_batch()
         t_sim = time.perf_counter() - t0
@@ -511,8 +845,11 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
         try:
             loss, parts = jointfm_loss(net, batch, time_mask=tmask,
                                        energy_weight=cfg.energy_weight,
-                                       energy_samples=cfg.energy_samples, generator=gen,
-                                       amp=cfg.amp)
+                                       energy_samples=cfg.energy_samples,
+                                       dependence_weight=cfg.dependence_weight,
+                                       dependence_kind=cfg.dependence_score,
+                                       dependence_samples=cfg.dependence_samples,
+                                       generator=gen, amp=cfg.amp)
         except torch.linalg.LinAlgError as exc:  # a degenerate batch must not end a run
             loss, parts = torch.tensor(math.nan), {}
             print(f"step {step}: {exc}", file=sys.stderr)
@@ -523,27 +860,34 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                   + ": non-finite loss, batch skipped", file=sys.stderr)
         skip = _any_rank(bad, world, device)  # every rank skips this step's update
         if not skip:
+            # bfloat16 autocast needs no GradScaler (float32's exponent range): the
+            # parameters, gradients and AdamW state stay float32
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             last_loss = float(loss.detach())
             losses.append(last_loss)
             bar.set_postfix(loss=f"{last_loss:.3f}", refresh=False)
-        sched.step()
         step += 1
         bar.update(1)
-        if main and not skip and (step % 10 == 0 or step == cfg.steps):
-            append(log_csv, {"step": step, "elapsed_s": round(time.time() - start, 2),
+        # one collective per step: every rank uses the same clock for lr and stops
+        now["elapsed"] = _max_over_ranks(seconds_before + (clock() - call_start), world,
+                                         device)
+        finished = step >= cfg.steps or (budget is not None and now["elapsed"] >= budget)
+        stop = (stop_after is not None
+                and now["elapsed"] - seconds_before >= stop_after)
+        if main and not skip and (step % 10 == 0 or finished):
+            append(log_csv, {"step": step, "elapsed_s": round(now["elapsed"], 2),
                              "loss": round(float(np.mean(losses[-10:])), 5),
                              **{f"nll_{k}": round(v, 5) for k, v in parts.items()},
                              "grad_norm": round(float(gnorm), 4),
-                             "lr": opt.param_groups[0]["lr"],
+                             "lr": lr,
                              "step_s": round(time.perf_counter() - t0, 4),
                              "sim_s": round(t_sim, 4)})
-        if val is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+        if val is not None and (step % cfg.val_every == 0 or finished):
             res = evaluate(model, val, H, seed=cfg.val_seed)
             head0 = mcfg.heads[0]
-            append(val_csv, {"step": step, "elapsed_s": round(time.time() - start, 1),
+            append(val_csv, {"step": step, "elapsed_s": round(now["elapsed"], 1),
                              "train_loss": round(float(np.mean(losses[-50:])), 5),
                              **{k: round(v, 6) for k, v in res.items()}})
             if res[f"{head0}_ed"] < best:
@@ -551,15 +895,14 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                 save_weights(model, out / "best" / "jointfm", half=cfg.export_half)
             bar.write(f"step {step}: val " + " ".join(f"{k}={v:.4g}" for k, v in res.items()
                                                       if not k.split("_")[1].startswith("hs")))
-        timeout = _any_rank(max_seconds is not None and time.time() - start > max_seconds,
-                            world, device)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or timeout:
+        if step % cfg.checkpoint_every == 0 or finished or stop:
             checkpoint()
-        if timeout:
+        if stop:
             break
     bar.close()
     if world > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
-    return {"step": step, "last_loss": last_loss, "best_val": best, "out_dir": str(out)}
+    return {"step": step, "last_loss": last_loss, "best_val": best, "out_dir": str(out),
+            "train_seconds": now["elapsed"], "finished": bool(finished)}

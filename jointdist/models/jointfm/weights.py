@@ -1,14 +1,19 @@
 """Saving and loading JointFM weights: ``<name>.pt`` + ``<name>.json`` + ``<name>.sha256``.
 
 ``<name>.pt`` holds only the ``state_dict`` (tensors), read back with
-``torch.load(..., weights_only=True)`` after its SHA-256 has been checked against
-``<name>.sha256``; ``<name>.json`` holds the :class:`JointFMConfig` the network is built
-from.  Every failure names the file concerned.
+``torch.load(..., weights_only=True)``; ``<name>.json`` holds the :class:`JointFMConfig`
+the network is built from.  ``<name>.sha256`` is a manifest in the format of
+``sha256sum`` (``sha256sum -c <name>.sha256`` checks it too): one line ``<hex digest>
+<file name>`` for each of the two files, so that the config -- which decides the
+normalization, the default head and the dependence estimate, and so the forecasts -- is
+verified like the weights.  Every failure names the file concerned.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from pathlib import Path
 
 import torch
@@ -17,7 +22,7 @@ from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.model import JointFM
 
 __all__ = ["DEFAULT_WEIGHTS", "WEIGHTS_DIR", "save_weights", "load_weights", "sha256_file",
-           "resolve_checkpoint"]
+           "resolve_checkpoint", "write_manifest"]
 
 #: Folder of the weights shipped inside the package.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -32,6 +37,60 @@ def sha256_file(path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_manifest(checkpoint) -> Path:
+    """Write ``<stem>.sha256``: the SHA-256 of ``<stem>.pt`` and of ``<stem>.json``.
+
+    :func:`save_weights` calls it; call it yourself only after checking a config you
+    edited by hand (or to upgrade a manifest written before the config was covered).
+
+    Returns
+    -------
+    Path of the manifest.
+    """
+    stem = resolve_checkpoint(checkpoint)
+    lines = []
+    for suffix in (".pt", ".json"):
+        f = stem.with_suffix(suffix)
+        if not f.is_file():
+            raise FileNotFoundError(f"JointFM {_KIND[suffix]} file {f} does not exist.")
+        lines.append(f"{sha256_file(f)}  {f.name}\n")
+    manifest = stem.with_suffix(".sha256")
+    manifest.write_text("".join(lines))
+    return manifest
+
+
+_KIND = {".pt": "weights", ".json": "config", ".sha256": "sha256 manifest"}
+
+
+def _read_manifest(manifest: Path) -> dict:
+    """``{file name: hex digest}`` from a ``sha256sum``-style manifest."""
+    entries = {}
+    for line in manifest.read_text().splitlines():
+        parts = line.strip().split(maxsplit=1)
+        if len(parts) == 2:
+            entries[parts[1].lstrip("*")] = parts[0].lower()  # "*name": binary mode
+    return entries
+
+
+def _verified_bytes(path: Path, manifest: Path, recorded: dict, stem: Path) -> bytes:
+    """The bytes of ``path`` if their SHA-256 is the one ``manifest`` records for it."""
+    data = path.read_bytes()
+    kind = _KIND[path.suffix]
+    if path.name not in recorded:
+        extra = ""
+        if path.suffix == ".json":
+            extra = (" (a manifest written before the config was covered by the hash). If "
+                     f"you trust {path.name}, run jointdist.models.jointfm.weights."
+                     f"write_manifest({str(stem)!r}) to record it")
+        raise ValueError(f"JointFM manifest {manifest} records no SHA-256 for the {kind} "
+                         f"file {path.name}{extra}.")
+    actual = hashlib.sha256(data).hexdigest()
+    if recorded[path.name] != actual:
+        raise ValueError(f"JointFM {kind} file {path} is corrupt or was modified: its "
+                         f"SHA-256 is {actual} but {manifest} records {recorded[path.name]}.")
+    return data
 
 
 def resolve_checkpoint(checkpoint) -> Path:
@@ -49,7 +108,7 @@ def resolve_checkpoint(checkpoint) -> Path:
 
 
 def save_weights(model: JointFM, path, *, half: bool = False) -> Path:
-    """Write ``<path>.pt``, ``<path>.json`` and ``<path>.sha256``.
+    """Write ``<path>.pt``, ``<path>.json`` and the manifest ``<path>.sha256``.
 
     Parameters
     ----------
@@ -73,7 +132,7 @@ def save_weights(model: JointFM, path, *, half: bool = False) -> Path:
     torch.save(state, tmp)
     tmp.replace(pt)
     model.config.to_json(stem.with_suffix(".json"))
-    stem.with_suffix(".sha256").write_text(f"{sha256_file(pt)}  {pt.name}\n")
+    write_manifest(stem)
     return pt
 
 
@@ -87,31 +146,38 @@ def load_weights(checkpoint="default", *, device="cpu", verify: bool = True) -> 
         folder holding one.
     device : str or torch.device, default="cpu"
     verify : bool, default=True
-        Check the SHA-256 recorded in ``<stem>.sha256`` before loading.
+        Check the SHA-256 of both the weights and the config against the manifest
+        ``<stem>.sha256`` before using them.
 
     Raises
     ------
     FileNotFoundError
-        If the weights, config or hash file is missing (the message names it).
+        If the weights, config or manifest file is missing (the message names it).
     ValueError
-        If the hash does not match (corrupt or tampered file), or the file cannot be
-        read as a weights-only checkpoint, or it does not fit the config.
+        If a hash does not match (corrupt or modified file) or the manifest does not
+        cover both files, or the config has an invalid value, or the weights cannot be
+        read as a weights-only checkpoint, or they do not fit the config.
     """
     stem = resolve_checkpoint(checkpoint)
     pt, js, sh = (stem.with_suffix(s) for s in (".pt", ".json", ".sha256"))
-    for f, what in ((pt, "weights"), (js, "config"), (sh, "sha256")):
+    for f in (pt, js, sh):
         if not f.is_file():
-            raise FileNotFoundError(f"JointFM {what} file {f} does not exist.")
+            raise FileNotFoundError(f"JointFM {_KIND[f.suffix]} file {f} does not exist.")
+    # hash and parse the same bytes (no window for the files to change in between)
     if verify:
-        recorded = sh.read_text().split()
-        actual = sha256_file(pt)
-        if not recorded or recorded[0].lower() != actual:
-            raise ValueError(f"JointFM weights file {pt} is corrupt or was modified: its "
-                             f"SHA-256 is {actual} but {sh} records "
-                             f"{recorded[0] if recorded else 'nothing'}.")
-    config = JointFMConfig.from_json(js)
+        recorded = _read_manifest(sh)
+        weights_bytes = _verified_bytes(pt, sh, recorded, stem)
+        config_bytes = _verified_bytes(js, sh, recorded, stem)
+    else:
+        weights_bytes, config_bytes = pt.read_bytes(), js.read_bytes()
     try:
-        state = torch.load(pt, map_location="cpu", weights_only=True)
+        config = JointFMConfig.from_dict(json.loads(config_bytes))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"JointFM config file {js} is not valid JSON ({exc}).") from exc
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"JointFM config file {js}: {exc}") from exc
+    try:
+        state = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zip, disallowed globals
         raise ValueError(f"JointFM weights file {pt} could not be loaded as a weights-only "
                          f"checkpoint ({type(exc).__name__}: {exc}).") from exc
