@@ -1,32 +1,51 @@
-"""Benchmark of DiffusionCopulaForecaster against the budgets of issue 6.
+"""Benchmarks of DiffusionCopulaForecaster: speed (old code side by side), tails, Langevin.
 
-Budgets (2 CPU cores, default settings): ``fit`` on T=504 rows of N=10 targets in at
-most 120 s and ``predict_samples(63, 1000)`` in at most 10 s -- the sizes of the
-JointFM evaluation protocol (REFERENCE section 1).  The fit is split into its two
-stages (marginal MDN, then copula) and the prediction into the copula draw and the
-autoregressive marginal loop, to show where the time goes.
+Three studies (issue 16):
 
-Run ``python benchmarks/bench_diffusion_copula.py [--repeats 3] [--copula diffusion]
-[--check] [--json PATH]``; medians of the repeats are reported, with all the times so
-that the spread is visible (on a shared machine it is large).  ``--check`` exits with
-status 1 when a median exceeds its budget.
+``speed`` (default)
+    ``fit`` on T = 504 rows of N = 10 targets and ``predict_samples(63, 1000)`` (the
+    sizes of the JointFM evaluation protocol, REFERENCE section 1), default settings,
+    against the budgets fit <= 30 s and predict <= 3 s on 2 CPU cores.  With
+    ``--old PATH`` (a directory holding an older ``jointdist`` package, e.g. made by
+    ``git -C REPO archive HEAD jointdist | tar -x -C /tmp/jointdist_old``) the same
+    measurement runs on that code too; every repeat is a fresh subprocess and old and
+    new repeats alternate, so that a changing load on a shared machine hits both alike.
+    Wall-clock and CPU seconds are reported (medians and all repeats).
+``tails``
+    Strong lower-tail dependence: i.i.d. returns whose copula is a Clayton copula
+    (theta = 2, lambda_L = 0.71, no upper-tail dependence) with Student-t(4) marginals,
+    N = 5.  The forecaster's marginals are fitted once and joined by the diffusion copula
+    (identity and full-covariance OU process), a Gaussian and a Student-t copula, each
+    fitted to the same in-sample PIT values; and DCC-GARCH
+    (Student-t), fitted on T_fit steps; one-step forecasts (the data are i.i.d., so the
+    one-step predictive from the end of the history is the forecast of every test step)
+    are compared with the truth on lambda(0.05), P(k simultaneous 5 % lower-tail events)
+    and the CRPS on joint-extreme test steps.
+``langevin``
+    The bias of the annealed Langevin sampler with *exact* Gaussian-copula scores
+    (rho = 0.7): Kendall's tau against the number of steps and the step size.
+
+Run ``python benchmarks/bench_diffusion_copula.py [speed|tails|langevin] [options]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from datetime import date
 
 import numpy as np
 
-from jointdist.models.diffusion_copula import DiffusionCopulaForecaster
-
-FIT_BUDGET_S = 120.0
-PREDICT_BUDGET_S = 10.0
+FIT_BUDGET_S = 30.0
+PREDICT_BUDGET_S = 3.0
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_levels(n_rows: int = 504, n_targets: int = 10, seed: int = 0) -> np.ndarray:
@@ -45,64 +64,254 @@ def make_levels(n_rows: int = 504, n_targets: int = 10, seed: int = 0) -> np.nda
     return 100 + np.cumsum(out, axis=0)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--n-targets", type=int, default=10)
-    parser.add_argument("--n-rows", type=int, default=504)
-    parser.add_argument("--copula", choices=["diffusion", "gaussian"], default="diffusion")
-    parser.add_argument("--check", action="store_true",
-                        help="exit with status 1 if a median exceeds its budget")
-    parser.add_argument("--json", default=None, help="also write the results to this file")
-    args = parser.parse_args(argv)
+# ---------------------------------------------------------------------------- speed
+def _speed_worker(args) -> int:
+    """One repeat in this process (the code under test is whatever imports here)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from jointdist.models.diffusion_copula import DiffusionCopulaForecaster
 
     y = make_levels(args.n_rows, args.n_targets)
-    fit_times, stage_times, predict_times, copula_times = [], [], [], []
-    model = None
-    for rep in range(args.repeats):
-        model = DiffusionCopulaForecaster(copula=args.copula, random_state=rep)
-        start = time.perf_counter()
-        model.fit(y)
-        fit_times.append(time.perf_counter() - start)
-        # stage split: refit the copula alone on the model's PIT values
-        start = time.perf_counter()
-        model._make_copula(rep).fit(model.pit_)
-        stage_times.append(time.perf_counter() - start)
-        model.predict_samples(2, 10)  # warm-up of the sampling path
-        start = time.perf_counter()
-        model.predict_samples(63, 1000, random_state=rep)
-        predict_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        model.copula_.sample(63 * 1000, rep)
-        copula_times.append(time.perf_counter() - start)
+    model = DiffusionCopulaForecaster(copula=args.copula, random_state=args.seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(y)
+    fit = (time.perf_counter() - wall, time.process_time() - cpu)
+    model.predict_samples(2, 10)  # warm-up of the sampling path
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.predict_samples(63, 1000, random_state=args.seed)
+    pred = (time.perf_counter() - wall, time.process_time() - cpu)
+    res = {"fit_s": fit[0], "fit_cpu_s": fit[1], "predict_s": pred[0],
+           "predict_cpu_s": pred[1], "marginal_epochs": model.n_marginal_epochs_,
+           "copula_steps": getattr(model.copula_, "n_steps_", None)}
+    with open(args.worker_json, "w") as fh:
+        json.dump(res, fh)
+    return 0
 
-    res = {
-        "n_rows": args.n_rows, "n_targets": args.n_targets, "copula": args.copula,
-        "cpu_count": os.cpu_count(), "repeats": args.repeats,
-        "fit_median_s": statistics.median(fit_times), "fit_all_s": fit_times,
-        "copula_fit_median_s": statistics.median(stage_times),
-        "predict_median_s": statistics.median(predict_times),
-        "predict_all_s": predict_times,
-        "copula_sample_median_s": statistics.median(copula_times),
-        "marginal_epochs_last": model.n_marginal_epochs_,
-        "copula_steps_last": getattr(model.copula_, "n_steps_", None),
-    }
-    print(f"DiffusionCopulaForecaster(copula={args.copula!r}), T={args.n_rows}, "
-          f"N={args.n_targets}, {args.repeats} repeats, {os.cpu_count()} CPUs")
-    print(f"  fit                     median {res['fit_median_s']:7.2f} s  "
-          f"(budget {FIT_BUDGET_S:.0f} s)  all {np.round(fit_times, 2).tolist()}")
-    print(f"    of which copula fit   median {res['copula_fit_median_s']:7.2f} s")
-    print(f"  predict_samples(63,1000) median {res['predict_median_s']:6.2f} s  "
-          f"(budget {PREDICT_BUDGET_S:.0f} s)  all {np.round(predict_times, 2).tolist()}")
-    print(f"    of which copula draw  median {res['copula_sample_median_s']:7.2f} s")
+
+def _run_speed_repeat(code_path, args, seed):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = fh.name
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=code_path)
+    cmd = [sys.executable, os.path.abspath(__file__), "speed", "--worker-json", out,
+           "--seed", str(seed), "--n-rows", str(args.n_rows), "--n-targets",
+           str(args.n_targets), "--copula", args.copula]
+    subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
+    with open(out) as fh:
+        res = json.load(fh)
+    os.unlink(out)
+    return res
+
+
+def speed(args) -> int:
+    if args.worker_json:
+        return _speed_worker(args)
+    codes = [("new", REPO)]
+    if args.old:
+        if not os.path.isdir(os.path.join(args.old, "jointdist")):
+            raise SystemExit(f"--old {args.old!r} holds no jointdist package.")
+        codes.insert(0, ("old", args.old))
+    runs = {label: [] for label, _ in codes}
+    for rep in range(args.repeats):
+        for label, path in codes:
+            res = _run_speed_repeat(path, args, seed=rep)
+            runs[label].append(res)
+            print(f"  repeat {rep} {label}: fit {res['fit_s']:.1f} s (cpu "
+                  f"{res['fit_cpu_s']:.1f}), predict {res['predict_s']:.1f} s (cpu "
+                  f"{res['predict_cpu_s']:.1f})", flush=True)
+    print(f"\nDiffusionCopulaForecaster(copula={args.copula!r}) defaults, T={args.n_rows}, "
+          f"N={args.n_targets}, {args.repeats} repeats, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the end, {date.today()}")
+    keys = [("fit_s", "fit wall s", FIT_BUDGET_S), ("fit_cpu_s", "fit CPU s", None),
+            ("predict_s", "predict_samples(63, 1000) wall s", PREDICT_BUDGET_S),
+            ("predict_cpu_s", "predict_samples(63, 1000) CPU s", None)]
+    header = "| | " + " | ".join(label for label, _ in codes) + " | budget |"
+    print(header)
+    print("|---" * (len(codes) + 2) + "|")
+    summary = {}
+    for key, name, budget in keys:
+        meds = [statistics.median(r[key] for r in runs[label]) for label, _ in codes]
+        summary[key] = dict(zip([c[0] for c in codes], meds))
+        ratio = f" (x{meds[0] / meds[-1]:.1f})" if len(meds) == 2 else ""
+        cells = " | ".join(f"{m:.1f}" for m in meds)
+        print(f"| {name} (median) | {cells}{ratio} | {budget if budget else ''} |")
+    for label, _ in codes:
+        print(f"  {label} all: " + json.dumps(runs[label]))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    if args.check and (res["fit_median_s"] > FIT_BUDGET_S
-                       or res["predict_median_s"] > PREDICT_BUDGET_S):
+            json.dump({"runs": runs, "medians": summary}, fh, indent=2)
+    if args.check and (summary["fit_s"]["new"] > FIT_BUDGET_S
+                       or summary["predict_s"]["new"] > PREDICT_BUDGET_S):
         print("budget exceeded", file=sys.stderr)
         return 1
     return 0
+
+
+# ---------------------------------------------------------------------------- tails
+def clayton_uniforms(n, d, theta, rng):
+    """Clayton copula by Marshall-Olkin: ``U_i = (1 + E_i / V)^(-1 / theta)``."""
+    v = rng.gamma(1.0 / theta, 1.0, size=(n, 1))
+    e = rng.exponential(size=(n, d))
+    return (1.0 + e / v) ** (-1.0 / theta)
+
+
+def tails(args) -> int:
+    import torch
+    from scipy import special
+
+    torch.set_num_threads(1)
+    from jointdist.models.dcc_garch import DCCGarchForecaster
+    from jointdist.models.diffusion_copula import (
+        ClassificationDiffusionCopula,
+        DiffusionCopulaForecaster,
+        GaussianCopula,
+        StudentTCopula,
+        crps_on_joint_extremes,
+        prob_k_simultaneous_tail_events,
+        tail_dependence,
+    )
+
+    d, theta, q, nu = args.n_targets, 2.0, 0.05, 4
+    rows = []
+    for seed in range(args.seeds):
+        rng = np.random.default_rng(seed)
+        u = clayton_uniforms(args.t_fit + args.t_test + 1, d, theta, rng)
+        returns = 0.01 * special.stdtrit(nu, u)  # t4 marginals
+        train, test = returns[: args.t_fit], returns[args.t_fit:args.t_fit + args.t_test]
+        truth_u = clayton_uniforms(400_000, d, theta, np.random.default_rng(10_000 + seed))
+        truth_x = 0.01 * special.stdtrit(nu, truth_u)
+        # joint-extreme steps judged by the true 5 % quantiles
+        lines = (np.full(d, 0.01 * special.stdtrit(nu, q)),
+                 np.full(d, 0.01 * special.stdtrit(nu, 1 - q)))
+
+        def metrics(name, x, secs):
+            lam = tail_dependence(x, q)[~np.eye(d, dtype=bool)].mean()
+            pk = prob_k_simultaneous_tail_events(x, q)
+            crps = crps_on_joint_extremes(x, test, q, 3, lines)
+            rows.append({"seed": seed, "model": name, "lambda_0.05": float(lam),
+                         **{f"P(k>={k})": float(pk[k]) for k in range(2, d + 1)},
+                         "crps_joint_portfolio": crps["crps_portfolio"],
+                         "crps_joint_mean": crps["crps_mean"],
+                         "n_joint_steps": crps["n_steps"], "seconds": secs})
+            print(json.dumps(rows[-1]), flush=True)
+
+        metrics("truth", truth_x, 0.0)
+        # one marginal fit; each copula is fitted to the same in-sample PIT values
+        # (what DiffusionCopulaForecaster(copula=...) does after the same marginal fit)
+        start = time.perf_counter()
+        model = DiffusionCopulaForecaster(copula="gaussian", returns=None,
+                                          random_state=seed).fit(train)
+        marginal_s = time.perf_counter() - start
+        copulas = [("diffusion", ClassificationDiffusionCopula(random_state=seed)),
+                   ("diffusion, full OU",
+                    ClassificationDiffusionCopula(covariance="full", random_state=seed)),
+                   ("Gaussian copula", GaussianCopula()),
+                   ("Student-t copula", StudentTCopula())]
+        for name, cop in copulas:
+            start = time.perf_counter()
+            model.copula_ = cop.fit(model.pit_)
+            x = model.predict_samples(1, args.n_samples, random_state=seed)[:, 0]
+            metrics(name, x, marginal_s + time.perf_counter() - start)
+        start = time.perf_counter()
+        dcc = DCCGarchForecaster(returns=None, dist="t", random_state=seed).fit(train)
+        x = dcc.predict_samples(1, args.n_samples, random_state=seed)[:, 0]
+        metrics("DCC-GARCH (t)", x, time.perf_counter() - start)
+    keys = ["lambda_0.05", "P(k>=2)", f"P(k>={min(3, d)})", f"P(k>={d})",
+            "crps_joint_portfolio", "crps_joint_mean"]
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    print(f"\nClayton(theta={theta}) copula, t{nu} marginals, N={d}, T_fit={args.t_fit}, "
+          f"{args.t_test} test steps, {args.seeds} seed(s), {args.n_samples} samples, "
+          f"{date.today()}: means over seeds")
+    print("| model | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for name in names:
+        sel = [r for r in rows if r["model"] == name]
+        cells = []
+        for k in keys:
+            v = np.mean([r[k] for r in sel])
+            cells.append(f"{v:.4f}" if "crps" not in k else f"{1e3 * v:.3f}e-3")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+# ---------------------------------------------------------------------------- langevin
+def langevin(args) -> int:
+    """Annealed Langevin with the exact scores of a Gaussian copula (rho = 0.7).
+
+    Mirrors ``ClassificationDiffusionCopula._langevin`` (K = 20 times evenly spaced in
+    ``e^{-2t}`` on [0, 3], ``eta_s = step * max(sigma_s^2, sigma_1^2)``) with the score
+    ``-(a_s Sigma + (1 - a_s) I)^{-1} x`` of the noised Gaussian in place of the network.
+    """
+    from scipy import stats
+
+    rho = 0.7
+    sigma = np.array([[1.0, rho], [rho, 1.0]])
+    truth = 2 / np.pi * math.asin(rho)
+    a = np.linspace(1.0, math.exp(-6.0), 20)
+
+    def run(n_steps, step, final_steps=0, n=20_000, seed=0, mala=False):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, 2))
+        for s in range(19, -1, -1):
+            prec = np.linalg.inv(a[s] * sigma + (1 - a[s]) * np.eye(2))
+            eta = step * max(1 - a[s], 1 - a[1])
+            for _ in range(n_steps + (final_steps if s == 0 else 0)):
+                prop = x - eta * x @ prec + math.sqrt(2 * eta) * rng.standard_normal(x.shape)
+                if mala and s == 0:  # Metropolis adjustment with the exact density
+                    def logp(v):
+                        return -0.5 * np.einsum("ni,ij,nj->n", v, prec, v)
+
+                    def logq(to, frm):
+                        r = to - frm + eta * frm @ prec
+                        return -(r**2).sum(1) / (4 * eta)
+
+                    ratio = logp(prop) - logp(x) + logq(x, prop) - logq(prop, x)
+                    keep = np.log(rng.uniform(size=n)) < ratio
+                    prop = np.where(keep[:, None], prop, x)
+                x = prop
+        return stats.kendalltau(x[:2000, 0], x[:2000, 1])[0], np.corrcoef(x.T)[0, 1]
+
+    print(f"exact Gaussian scores, rho = {rho}, true tau {truth:.3f} (tau from 2000 "
+          "draws, sd about 0.01; correlation from 20,000)")
+    print("| steps per time | step size | extra steps at t_0 | Metropolis at t_0 | tau "
+          "| correlation |")
+    print("|---|---|---|---|---|---|")
+    for n_steps, step, final, mala in [(10, 0.5, 0, False), (10, 0.1, 0, False),
+                                       (30, 0.5, 0, False), (100, 0.5, 0, False),
+                                       (10, 0.5, 100, False), (10, 0.5, 0, True),
+                                       (10, 0.5, 100, True)]:
+        tau, corr = run(n_steps, step, final, mala=mala)
+        print(f"| {n_steps} | {step} | {final} | {'yes' if mala else 'no'} | {tau:.3f} "
+              f"| {corr:.3f} |")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", nargs="?", default="speed",
+                        choices=["speed", "tails", "langevin"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n-targets", type=int, default=None)
+    parser.add_argument("--n-rows", type=int, default=504)
+    parser.add_argument("--copula", choices=["diffusion", "gaussian"], default="diffusion")
+    parser.add_argument("--old", default=None,
+                        help="directory with an older jointdist package to time alongside")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 if a median exceeds its budget")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, default=2, help="tails: data sets")
+    parser.add_argument("--t-fit", type=int, default=1000, help="tails: training steps")
+    parser.add_argument("--t-test", type=int, default=2000, help="tails: test steps")
+    parser.add_argument("--n-samples", type=int, default=20_000, help="tails: samples")
+    args = parser.parse_args(argv)
+    if args.n_targets is None:
+        args.n_targets = 5 if args.study == "tails" else 10
+    return {"speed": speed, "tails": tails, "langevin": langevin}[args.study](args)
 
 
 if __name__ == "__main__":

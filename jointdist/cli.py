@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm = sub.add_parser("benchmark", help="seed 000's comparison on SDE data, or --real data")
     bm.add_argument("--quick", action="store_true",
                     help="20 systems, 300 samples and futures (SDE: about 35 s on a quiet "
-                         "2-core machine, 5 minutes on a busy one)")
+                         "2-core machine, 5-7 minutes on a busy one)")
     bm.add_argument("--level", type=int, default=7)
     bm.add_argument("--systems", type=int, default=200)
     bm.add_argument("--targets", type=int, default=10)

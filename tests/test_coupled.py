@@ -74,10 +74,9 @@ def _levels(n=200, k=3, seed=0):
 def _draws(model, horizon, n_samples, seed, n_dependence=None):
     """The component draws a coupled forecaster makes for a call seeded with ``seed``."""
     rng = np.random.default_rng(seed)
-    seed_m, seed_d = model._component_seeds(rng)
-    marginal = model.marginals_.predict_samples(horizon, n_samples, random_state=seed_m)
+    marginal = model.marginals_.predict_samples(horizon, n_samples, random_state=rng)
     dependence = model.dependence_.predict_samples(horizon, n_dependence or n_samples,
-                                                   random_state=seed_d)
+                                                   random_state=model._dependence_seed(rng))
     return marginal, dependence
 
 
@@ -140,6 +139,8 @@ def test_reproducible_with_random_state():
     b1, b2 = model.predict_samples(5, 200, g1), model.predict_samples(5, 200, g1)
     assert not np.array_equal(b1, b2)
     np.testing.assert_array_equal(b1, model.predict_samples(5, 200, g2))
+    # with an int seed the values are the marginal model's own draws with that seed
+    assert _same_multisets(a, model.marginals_.predict_samples(5, 200, random_state=5))
     # the marginal and dependence draws use different seeds (not the same paths twice)
     same = CopulaCoupledForecaster(HistoricalSimulation(), HistoricalSimulation(),
                                    random_state=0).fit(y)
@@ -381,6 +382,16 @@ def test_property_targets_coupling_keeps_the_cross_target_rank_vectors(case):
         if (s[1:] == s[:-1]).any():
             continue
         assert sorted(map(tuple, ranks[:, h])) == sorted(map(tuple, dependence[:, h]))
+
+
+@given(coupling_cases())
+def test_property_both_couplings_hold_the_same_points_at_each_horizon(case):
+    """"targets" permutes the paths of "paths" at each horizon: per-horizon scores agree."""
+    marginal, dependence, _, seed = case
+    paths = couple_samples(marginal, dependence, coupling="paths", random_state=seed)
+    targets = couple_samples(marginal, dependence, coupling="targets", random_state=seed)
+    for h in range(marginal.shape[1]):
+        assert sorted(map(tuple, paths[:, h])) == sorted(map(tuple, targets[:, h]))
 
 
 @given(coupling_cases())

@@ -469,5 +469,190 @@ def test_sklearn_parameters_roundtrip():
     params = model.get_params()
     assert params == {"returns": "diff", "mean": "constant", "dist": "t",
                       "dcc_dist": "normal", "asymmetric": True,
-                      "constant_increments": "raise", "random_state": 3}
+                      "constant_increments": "raise", "random_state": 3, "n_jobs": None,
+                      "verbose": "auto"}
     assert clone(model).get_params() == params
+
+
+# ------------------------------------------------------------------ constant, relative (#15.6)
+@pytest.mark.parametrize("step", [1e-15, 3e-13, 1e-12, 1e8])
+def test_random_walk_at_any_scale_is_modelled(step):
+    # The "constant" test used to be absolute (std <= 1e-12), so a random walk with
+    # steps of 1e-12 or 1e-15 was refused as constant.
+    rng = np.random.default_rng(0)
+    y = step * np.cumsum(rng.standard_normal((400, 2)), axis=0)
+    model = DCCGarchForecaster(random_state=0).fit(y)
+    assert not model.deterministic_targets_.any()
+    np.testing.assert_allclose(model.scale_, np.std(np.diff(y, axis=0), axis=0))
+    # the one-step spread is in the units of the data
+    assert np.all((model.next_volatility_ > 0.3 * step) & (model.next_volatility_ < 3 * step))
+    draws = model.predict_samples(1, 4000)[:, 0] - y[-1]
+    np.testing.assert_allclose(draws.std(axis=0), model.next_volatility_, rtol=0.1)
+
+
+@pytest.mark.parametrize("level", [1e-12, 1.0, 1e8, 1e12])
+@pytest.mark.parametrize("slope", [0.0, 1e-6 / 3, 1e-3 / 3])
+def test_constant_or_straight_line_detected_at_any_level(level, slope):
+    # A straight line at 1e8 or 1e12 has increments that differ by rounding (about
+    # eps * level): they are constant, whatever the absolute size of that noise (the
+    # old absolute test took them for a varying series and fitted GARCH to rounding).
+    rng = np.random.default_rng(1)
+    walk = np.cumsum(rng.standard_normal(300))
+    line = level + slope * level * np.arange(300.0)
+    y = np.column_stack([walk, line])
+    with pytest.raises(ValueError, match="constant"):
+        DCCGarchForecaster().fit(y)
+    model = DCCGarchForecaster(constant_increments="deterministic", random_state=0).fit(y)
+    np.testing.assert_array_equal(model.deterministic_targets_, [False, True])
+    paths = model.predict_samples(3, 5)[:, :, 1]
+    expected = line[-1] + (line[-1] - line[-2]) * np.arange(1, 4)
+    np.testing.assert_allclose(paths, np.tile(expected, (5, 1)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("returns", ["log", "pct"])
+def test_constant_growth_detected_for_returns(returns):
+    rng = np.random.default_rng(2)
+    walk = 100 * np.exp(np.cumsum(0.01 * rng.standard_normal(300)))
+    growth = 1e8 * 1.001 ** np.arange(300.0)  # constant log (and pct) returns
+    with pytest.raises(ValueError, match="constant"):
+        DCCGarchForecaster(returns=returns).fit(np.column_stack([walk, growth]))
+
+
+def test_is_constant_is_relative():
+    from jointdist.models.dcc_garch.univariate import is_constant
+
+    rng = np.random.default_rng(3)
+    for scale in (1e-300, 1e-15, 1.0, 1e15):
+        assert not is_constant(scale * rng.standard_normal(100))
+        assert is_constant(np.full(100, scale))
+    line = 1e12 + 0.1 * np.arange(100.0)
+    assert np.std(np.diff(line)) > 0  # rounding noise ...
+    assert is_constant(np.diff(line), level=np.max(line))  # ... of a constant increment
+    assert not is_constant(np.diff(1e12 + np.cumsum(rng.standard_normal(100))), level=1e12)
+    assert is_constant(np.zeros(10)) and is_constant(np.array([np.inf, 1.0]))
+
+
+# ------------------------------------------------------------------ cost and limits (#15.7)
+def test_large_n_likelihood_matches_loop():
+    # from 24 series on each Q[t] goes to LAPACK on its own (potrf + trtrs)
+    rng = np.random.default_rng(4)
+    n = 30
+    e = rng.standard_normal((200, n)) @ (np.eye(n) + 0.2 * rng.standard_normal((n, n)))
+    e /= e.std(axis=0)
+    assert n >= dcc_module._LAPACK_MIN_SERIES
+    for a, b in [(0.0, 0.0), (0.03, 0.9), (0.2, 0.5)]:
+        expected, _, q_last = loop_dcc_loglikelihood(e, a, b)
+        assert dcc_loglikelihood(e, a, b) == pytest.approx(expected, rel=1e-10)
+        q = dcc_q_path(e, a, b, np.corrcoef(e, rowvar=False))
+        np.testing.assert_allclose(q[-2], q_last, rtol=1e-12, atol=1e-14)
+
+
+def test_q_path_over_several_chunks_matches_loop(monkeypatch):
+    # chunks of 7 rows and closed-form sub-blocks of 3: carries across both boundaries
+    monkeypatch.setattr(dcc_module, "_MAX_CHUNK", 7)
+    monkeypatch.setattr(dcc_module, "_SUBBLOCK_ENTRIES", 3 * 9)
+    e = simulate_dcc(60, 0.1, 0.85, seed=2)
+    e /= e.std(axis=0)
+    for a, b in [(0.1, 0.85), (0.3, 0.0)]:
+        expected, _, q_last = loop_dcc_loglikelihood(e, a, b)
+        assert dcc_loglikelihood(e, a, b) == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(dcc_q_path(e, a, b, np.corrcoef(e.T))[-2], q_last,
+                                   rtol=1e-13)
+
+
+def test_stage2_holds_blas_to_one_thread(monkeypatch, dcc_returns):
+    # A threaded BLAS on these small matrices made one likelihood evaluation 25x slower
+    # on a loaded 2-core machine; stage 2 and the simulation run with one thread.
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = dcc_module._correlation_terms
+
+    def recording(q, e):
+        seen.append(max((i["num_threads"] for i in threadpool_info()
+                         if i["user_api"] == "blas"), default=1))
+        return original(q, e)
+
+    monkeypatch.setattr(dcc_module, "_correlation_terms", recording)
+    fit_dcc(dcc_returns[:300])
+    assert seen and set(seen) == {1}
+
+
+def test_keyboard_interrupt_is_not_swallowed(monkeypatch, dcc_returns):
+    # Ctrl-C inside the optimizer stops the fit; it must not become the fallback to
+    # constant correlation.
+    def interrupted(q, e):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcc_module, "_correlation_terms", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        DCCGarchForecaster(returns=None).fit(dcc_returns[:300])
+
+
+def test_fit_refuses_above_memory_budget(monkeypatch, dcc_returns):
+    from jointdist.models.dcc_garch import forecaster as forecaster_module
+
+    # 2 * 301 * 3^2 * 8 bytes = 43 kB of Q[t] and R[t]
+    monkeypatch.setattr(forecaster_module, "MAX_FIT_BYTES", 40_000)
+    with pytest.raises(ValueError, match=r"MAX_FIT_BYTES.*fewer targets or a shorter"):
+        DCCGarchForecaster(returns=None).fit(dcc_returns[:300])
+    monkeypatch.setattr(forecaster_module, "MAX_FIT_BYTES", 50_000)
+    DCCGarchForecaster(returns=None).fit(dcc_returns[:300])
+
+
+def test_predict_refuses_output_above_budget(fitted):
+    # 10^6 paths x 10^6 steps x 3 targets would be 24 TB: refused before any work
+    with pytest.raises(ValueError, match=r"Lower n_samples or horizon"):
+        fitted.predict_samples(10**6, 10**6)
+
+
+@pytest.mark.parametrize("dcc_dist", ["normal", "t"])
+def test_simulation_in_batches_of_paths(monkeypatch, dcc_dist):
+    from jointdist.models.dcc_garch import forecaster as forecaster_module
+
+    x = simulate_dcc(600, 0.05, 0.9, seed=8)
+    model = DCCGarchForecaster(returns=None, dist=dcc_dist, random_state=0).fit(x)
+    whole = model.predict_samples(4, 50)
+    monkeypatch.setattr(forecaster_module, "_SIMULATION_BATCH_BYTES", 7 * 8 * 3**2)
+    batched = model.predict_samples(4, 50)  # 8 batches of 7 paths (the last of 1)
+    assert batched.shape == whole.shape and np.all(np.isfinite(batched))
+    np.testing.assert_array_equal(batched, model.predict_samples(4, 50))
+    if dcc_dist == "normal":
+        # one step consumes the normal stream in the same order: the same draws
+        np.testing.assert_array_equal(model.predict_samples(1, 50), whole[:, :1])
+
+
+def test_progress_bars_follow_verbose(capsys, dcc_returns):
+    x = dcc_returns[:300]
+    DCCGarchForecaster(returns=None, verbose=True, random_state=0).fit(x).predict_samples(3, 10)
+    err = capsys.readouterr().err
+    assert "DCC stage 1" in err and "DCC stage 2" in err and "simulation" in err
+    for verbose in (False, "auto"):  # "auto": this small fit is expected to be quick
+        DCCGarchForecaster(returns=None, verbose=verbose).fit(x).predict_samples(3, 10)
+        assert "DCC stage" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match="verbose"):
+        DCCGarchForecaster(verbose="yes").fit(x)
+
+
+def test_n_jobs_gives_the_same_fit(dcc_returns):
+    x = dcc_returns[:500]
+    one = DCCGarchForecaster(returns=None).fit(x)
+    two = DCCGarchForecaster(returns=None, n_jobs=2).fit(x)
+    pd.testing.assert_frame_equal(one.garch_params_, two.garch_params_)
+    pd.testing.assert_series_equal(one.dcc_params_, two.dcc_params_)
+    with pytest.raises(ValueError, match="n_jobs"):
+        DCCGarchForecaster(n_jobs=0).fit(x)
+
+
+def test_stage1_warnings_reach_the_caller(monkeypatch, dcc_returns):
+    from jointdist.models.dcc_garch import forecaster as forecaster_module
+
+    original = forecaster_module.fit_garch
+
+    def warning_fit(x, **kwargs):
+        warnings.warn("arch did not converge (simulated)", ConvergenceWarning)
+        return original(x, **kwargs)
+
+    monkeypatch.setattr(forecaster_module, "fit_garch", warning_fit)
+    with pytest.warns(ConvergenceWarning, match="simulated"):
+        DCCGarchForecaster(returns=None).fit(dcc_returns[:300])

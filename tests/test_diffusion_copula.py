@@ -144,7 +144,7 @@ def test_cdc_shapes_and_determinism(small_cdc):
     cdc, u = small_cdc
     assert cdc.log_density(u[:17]).shape == (17,)
     assert np.all(np.isfinite(cdc.log_density(u[:17])))
-    for sampler in ("ancestral", "langevin", "ode"):
+    for sampler in ("ancestral", "langevin", "ode", "heun"):
         cdc.set_params(sampler=sampler, langevin_steps=2)
         s = cdc.sample(100, rng=5)
         assert s.shape == (100, 2) and np.all((s > 0) & (s < 1))

@@ -32,6 +32,8 @@ API_MODULES = {
     "jointdist.datasets.sde": ("api/datasets.html", ()),
     "jointdist.datasets.dynlmc": ("api/datasets.html", ()),
     "jointdist.datasets.regime_walk": ("api/datasets.html", ()),
+    "jointdist.datasets.families": ("api/datasets.html", ()),
+    "jointdist.datasets.real": ("api/datasets.html", ()),
     "jointdist.sktime": ("api/sktime.html", ()),
     "jointdist.model_selection": ("api/model_selection.html", ()),
     "jointdist.evaluation": ("api/evaluation.html", ()),

@@ -15,7 +15,7 @@ import pytest
 
 #: Libraries that take from 0.1 s (numpy) to seconds (torch, sklearn) to import.
 HEAVY = ("numpy", "scipy", "pandas", "sklearn", "torch", "arch", "sktime", "skpro",
-         "matplotlib", "joblib", "tqdm")
+         "matplotlib", "joblib", "tqdm", "dask", "distributed")
 
 
 def _heavy_modules_after(code: str) -> list[str]:

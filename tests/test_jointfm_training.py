@@ -391,3 +391,19 @@ def test_dependence_term_gradient_reaches_the_gmm_head_and_default_is_unchanged(
         TrainConfig(model={**MODEL, "heads": ["skewt"]}, dependence_weight=1.0)
     with pytest.raises(ValueError, match="dependence_score"):
         TrainConfig(model=MODEL, dependence_score="copula")
+
+
+def test_nll_on_a_subset_of_the_futures():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**MODEL))
+    batch = _tiny_batch(n_futures=12)
+    _, sub = jointfm_loss(net, batch, nll_futures=5)
+    first5 = replace(batch, futures=batch.futures[:, :5])
+    _, ref = jointfm_loss(net, first5)
+    _, full = jointfm_loss(net, batch)
+    for head in ("gmm", "skewt"):
+        assert sub[head] == pytest.approx(ref[head], rel=1e-6) and sub[head] != full[head]
+    with pytest.raises(ValueError, match="nll_futures"):
+        TrainConfig(model=MODEL, n_futures=8, nll_futures=9)

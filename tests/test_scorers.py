@@ -160,7 +160,7 @@ def test_scorer_call_forms():
 def test_scorer_refuses_a_labelled_future_before_the_history():
     """A KFold split of a DataFrame scores forecasts on earlier rows: refused."""
     import pandas as pd
-    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.model_selection import KFold, TimeSeriesSplit, cross_val_score
 
     frame = pd.DataFrame(_random_walk(), index=pd.date_range("2025-01-01", periods=120))
     scorer = get_scorer("energy_score", n_samples=50, random_state=0)
@@ -171,3 +171,7 @@ def test_scorer_refuses_a_labelled_future_before_the_history():
     with pytest.raises(ValueError, match="TimeSeriesSplit"):
         cross_val_score(HistoricalSimulation(), frame, scoring=scorer, cv=KFold(3),
                         error_score="raise")
+    # KFold's last fold follows its training rows, TimeSeriesSplit's folds all do
+    scores = cross_val_score(HistoricalSimulation(), frame, scoring=scorer,
+                             cv=TimeSeriesSplit(3, test_size=5), error_score="raise")
+    assert np.all(np.isfinite(scores))

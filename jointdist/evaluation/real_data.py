@@ -509,8 +509,9 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
 
 # ---------------------------------------------------------------------- figures
 def _subplots(n_panels, ncols=3, size=(4.2, 3.2)):
-    import matplotlib.pyplot as plt
+    from jointdist.plotting import _pyplot
 
+    plt = _pyplot()
     ncols = min(ncols, n_panels)
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),

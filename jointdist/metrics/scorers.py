@@ -11,7 +11,7 @@ The scorers also work inside scikit-learn's tools (``cross_val_score``, ``GridSe
 ``y=X_train``, and then ``scorer(forecaster, X_test)``, which scores ``X_test`` as the
 future.  Pass the scorer object, ``scoring=get_scorer("energy_score")``: scikit-learn only
 accepts its own scorer names as strings (it validates them against a list fixed when
-:mod:`sklearn.model_selection` is imported and has no public way to add one), so
+``sklearn.model_selection`` is imported and has no public way to add one), so
 ``scoring="neg_energy_score"`` is refused by scikit-learn itself.
 """
 

@@ -241,11 +241,14 @@ class CopulaCoupledForecaster(BaseJointForecaster):
         subsampled at random without replacement, which gains nothing over drawing
         ``n_samples``.
     random_state : int, numpy.random.Generator or None, default=None
-        Seed of ``predict_samples`` calls made without one.  Each call derives one seed
-        for the marginal draws, one for the dependence draws and the randomness of the
-        tie-breaking from a single generator, so a seeded call is reproducible.  The
-        components' own ``random_state`` is not used for their draws; it still governs
-        whatever randomness their ``fit`` has.
+        Seed of ``predict_samples`` calls made without one.  One generator serves each
+        call: the marginal model draws from it first, so that with an int seed ``s`` the
+        output's values are exactly ``marginals_.predict_samples(horizon, n_samples,
+        random_state=s)``, the marginal model's own forecast, reordered (comparisons with
+        the marginal model alone are paired); the dependence model then draws with a
+        seed taken from the generator, and the tie-breaking uses it last.  A seeded call
+        is reproducible.  The components' own ``random_state`` is not used for their
+        draws; it still governs whatever randomness their ``fit`` has.
 
     Attributes
     ----------
@@ -348,12 +351,11 @@ class CopulaCoupledForecaster(BaseJointForecaster):
         self.dependence_ = fitted["dependence"]
 
     # ---------------------------------------------------------------- sampling
-    def _component_seeds(self, rng: np.random.Generator) -> tuple[int, int]:
-        """Seeds of the marginal and the dependence draws, the first two draws of ``rng``."""
-        seeds = rng.integers(0, np.iinfo(np.int64).max, size=2)
-        return int(seeds[0]), int(seeds[1])
+    def _dependence_seed(self, rng: np.random.Generator) -> int:
+        """Seed of the dependence draws: the next draw of ``rng`` after the marginal ones."""
+        return int(rng.integers(0, np.iinfo(np.int64).max))
 
-    def _draw(self, role: str, horizon: int, n_samples: int, seed: int) -> np.ndarray:
+    def _draw(self, role: str, horizon: int, n_samples: int, seed) -> np.ndarray:
         model = getattr(self, role + "_")
         samples = np.asarray(model.predict_samples(horizon, n_samples, random_state=seed))
         expected = (n_samples, horizon, self.n_targets_)
@@ -366,9 +368,11 @@ class CopulaCoupledForecaster(BaseJointForecaster):
         return samples
 
     def _predict_samples(self, horizon, n_samples, rng):
-        seed_marginals, seed_dependence = self._component_seeds(rng)
         n_dependence = n_samples if self.n_dependence_samples is None else int(
             self.n_dependence_samples)
-        marginal = self._draw("marginals", horizon, n_samples, seed_marginals)
-        dependence = self._draw("dependence", horizon, n_dependence, seed_dependence)
+        # the marginal model draws from the call's own generator: with an int seed its
+        # values are exactly those it draws alone with that seed (paired comparisons)
+        marginal = self._draw("marginals", horizon, n_samples, rng)
+        dependence = self._draw("dependence", horizon, n_dependence,
+                                self._dependence_seed(rng))
         return couple_samples(marginal, dependence, coupling=self.coupling, random_state=rng)

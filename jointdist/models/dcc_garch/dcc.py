@@ -25,12 +25,13 @@ DCC of R's rmgarch), and stage 2 maximizes its full log-density over ``(a, b, nu
     log f(e | R, nu) = lgamma((nu + N) / 2) - lgamma(nu / 2) - N/2 log(pi (nu - 2))
                        - 1/2 log|R| - (nu + N)/2 log(1 + e' R^{-1} e / (nu - 2))
 
-The ``Q`` recursion is linear in ``Q``, so for given ``(a, b)`` it is solved in closed
-form over blocks of time steps (one matrix product per block), and the likelihood is
-evaluated with one batched Cholesky factorization of ``Q`` per block: no Python loop
-over time, and no ``(T, N, N)`` array.  The cost of one evaluation is about
-``T N^3 / 3`` flops (the factorizations); with ``n_jobs`` the blocks are factorized in
-parallel threads.
+The ``Q`` recursion is linear in ``Q``; for given ``(a, b)`` it is run over chunks of
+time steps of a few MiB (in closed form over sub-blocks when ``N`` is small), and each
+chunk is factorized at once (batched Cholesky, or one LAPACK call per matrix for large
+``N``) and dropped: no ``(T, N, N)`` array is formed, ``R[t]`` is never formed, and one
+evaluation costs about ``T N^3 / 3`` flops.  Stage 2 runs with BLAS limited to one
+thread (:func:`threadpoolctl.threadpool_limits`): for matrices of this size a threaded
+BLAS only adds overhead, and on a loaded machine it made one evaluation 25 times slower.
 """
 
 from __future__ import annotations
@@ -123,13 +124,11 @@ _SUBBLOCK_ENTRIES = 4096
 
 
 def _iter_q_blocks(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
-                   outer: np.ndarray | None = None, n_rows: int | None = None,
-                   border: int = 0):
+                   outer: np.ndarray | None = None, n_rows: int | None = None):
     """``Q[t]`` for ``t = 0..n_rows-1`` (default ``T + 1``), as ``(start, chunk)`` pairs.
 
     Row ``t`` is the ``Q`` used for ``e[t]``; row ``T`` is the one-step-ahead ``Q``.
-    ``chunk`` has shape ``(m, N + border, N + border)`` with the ``Q`` of rows
-    ``start..start+m-1`` in ``chunk[:, :N, :N]`` (the border is left for the caller).
+    ``chunk`` is a new array of shape ``(m, N, N)`` (the caller may overwrite it).
 
     The recursion ``Q[t] = d[t] + b Q[t-1]`` with ``d[0] = Qbar`` and
     ``d[t] = (1 - a - b) Qbar + a e[t-1] e[t-1]'`` (docs eq. (3)) is run step by step
@@ -164,8 +163,7 @@ def _iter_q_blocks(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
                      else outer_products(e[lo - 1:stop - 1]))
             np.multiply(prods, a, out=drive[lo - start:])
             drive[lo - start:] += target
-        out = np.empty((m, n + border, n + border))
-        q = out[:, :n, :n]
+        q = np.empty((m, n, n))
         if sub == 1:
             for i in range(m):
                 np.multiply(q_prev, b, out=q[i])
@@ -180,8 +178,8 @@ def _iter_q_blocks(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
                 q[i:i + k] = block.reshape(k, n, n)
                 flat_prev = block[-1:]
             q_prev = flat_prev.reshape(n, n)
-        q_prev = q_prev.copy()  # the chunk goes to the caller (and maybe another thread)
-        yield start, out
+        q_prev = q_prev.copy()  # the caller may overwrite the chunk
+        yield start, q
 
 
 def dcc_q_path(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
@@ -218,67 +216,56 @@ def correlation_from_q(q: np.ndarray) -> np.ndarray:
     return r
 
 
-#: The corner of the bordered matrix of :func:`_correlation_terms`: any value above
-#: ``u' Q^{-1} u`` works, since the factor's last row does not depend on it.
-_BORDER_CORNER = 1e300
+#: From this many series on, :func:`_correlation_terms` calls LAPACK once per matrix
+#: (``potrf`` on the matrix in place, then ``trtrs``: ``N^2`` for the solve) instead of
+#: numpy's batched Cholesky and solve (``N^3`` for the solve, but no per-call overhead).
+_LAPACK_MIN_SERIES = 24
 
 
-def _correlation_terms(bordered: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _correlation_terms(q: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for a chunk of ``Q[t]`` and ``e[t]``.
 
-    ``bordered`` has shape ``(m, N + 1, N + 1)`` with ``Q[t]`` in ``[:, :N, :N]``; its
-    last row and column are filled here.
-
     With ``R = D Q D``, ``D = diag(Q)^{-1/2}``: ``log|R| = log|Q| - sum_i log Q_ii`` and
-    ``e' R^{-1} e = u' Q^{-1} u`` with ``u = D^{-1} e``.  Both come from one batched
-    Cholesky factorization of the bordered matrices ``[[Q, u], [u', c]]``: their factor
-    is ``[[L, 0], [w', sqrt(c - w'w)]]`` with ``Q = L L'`` and ``w = L^{-1} u``, so
-    ``u' Q^{-1} u = w'w`` (a triangular solve inside the same LAPACK call; ``c`` only
-    has to exceed ``w'w``).  Raises ``LinAlgError`` if a ``Q[t]`` is not positive
-    definite.
+    ``e' R^{-1} e = u' Q^{-1} u = |L^{-1} u|^2`` with ``u = D^{-1} e`` and the Cholesky
+    factor ``Q = L L'``, so ``R`` is never formed.  ``q`` (m, N, N) is overwritten.
+    Raises ``LinAlgError`` if a ``Q[t]`` is not positive definite.
     """
-    n = bordered.shape[-1] - 1
-    diag_q = np.diagonal(bordered, axis1=-2, axis2=-1)[:, :n]
-    bordered[:, n, :n] = bordered[:, :n, n] = e * np.sqrt(diag_q)
-    bordered[:, n, n] = _BORDER_CORNER
-    chol = np.linalg.cholesky(bordered)
-    log_diag = np.log(np.diagonal(chol, axis1=-2, axis2=-1)[:, :n])
+    m, n, _ = q.shape
+    diag_q = np.diagonal(q, axis1=-2, axis2=-1).copy()
+    u = e * np.sqrt(diag_q)
+    if n < _LAPACK_MIN_SERIES:
+        chol = np.linalg.cholesky(q)
+        log_diag = np.log(np.diagonal(chol, axis1=-2, axis2=-1))
+        w = np.linalg.solve(chol, u[..., None])[..., 0]
+    else:
+        from scipy.linalg import lapack
+
+        log_diag, w = np.empty((m, n)), np.empty((m, n))
+        for i in range(m):
+            # q[i].T is Fortran-ordered: potrf factorizes it in place, Q = U'U (U = L')
+            upper, info = lapack.dpotrf(q[i].T, lower=0, clean=0, overwrite_a=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("Q[t] is not positive definite")
+            w[i], info = lapack.dtrtrs(upper, u[i], lower=0, trans=1)  # U' w = u
+            log_diag[i] = np.log(np.diagonal(upper))
     logdet = 2.0 * log_diag.sum(axis=-1) - np.log(diag_q).sum(axis=-1)
-    w = chol[:, n, :n]
     return logdet, np.einsum("ti,ti->t", w, w)
 
 
 def _logdet_and_quadratic(e: np.ndarray, a: float, b: float, qbar: np.ndarray,
-                          outer: np.ndarray | None = None, pool=None):
-    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for ``t = 0..T-1``, block by block.
-
-    ``pool`` (a :class:`concurrent.futures.Executor`) factorizes the chunks in
-    parallel threads while the next ones are built (numpy's LAPACK calls release the
-    GIL); without it they are done in turn.
-    """
+                          outer: np.ndarray | None = None):
+    """``log|R[t]|`` and ``e[t]' R[t]^{-1} e[t]`` for ``t = 0..T-1``, chunk by chunk."""
     n_obs = e.shape[0]
     logdet, quad = np.empty(n_obs), np.empty(n_obs)
-    pending = []
-
-    def store(start, terms):
-        stop = start + terms[0].shape[0]
-        logdet[start:stop], quad[start:stop] = terms
-
-    for start, bordered in _iter_q_blocks(e, a, b, qbar, outer, n_rows=n_obs, border=1):
-        chunk = e[start:start + bordered.shape[0]]
-        if pool is None:
-            store(start, _correlation_terms(bordered, chunk))
-        else:
-            pending.append((start, pool.submit(_correlation_terms, bordered, chunk)))
-    for start, future in pending:
-        store(start, future.result())
+    for start, q in _iter_q_blocks(e, a, b, qbar, outer, n_rows=n_obs):
+        stop = start + q.shape[0]
+        logdet[start:stop], quad[start:stop] = _correlation_terms(q, e[start:stop])
     return logdet, quad
 
 
 def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None = None,
                       *, dist: str = "normal", nu: float | None = None,
-                      outer: np.ndarray | None = None, per_observation: bool = False,
-                      pool=None):
+                      outer: np.ndarray | None = None, per_observation: bool = False):
     """Stage-2 log-likelihood of DCC(1,1) for standardized residuals ``e``.
 
     Parameters
@@ -298,8 +285,6 @@ def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None
         Precomputed outer products of ``e`` (by default they are formed block by block).
     per_observation : bool, default=False
         Return the ``T`` terms instead of their sum.
-    pool : concurrent.futures.Executor, optional
-        Thread pool that factorizes blocks of time steps in parallel.
 
     Returns
     -------
@@ -317,14 +302,19 @@ def dcc_loglikelihood(e: np.ndarray, a: float, b: float, qbar: np.ndarray | None
         raise ValueError(f"dist='t' needs nu > 2; got {nu!r}.")
     if qbar is None:
         qbar = sample_correlation(e)
-    logdet, quad = _logdet_and_quadratic(e, a, b, qbar, outer, pool)
-    if dist == "normal":
-        ll = -0.5 * (logdet + quad - np.einsum("ti,ti->t", e, e))
-    else:
-        n = e.shape[1]
-        const = gammaln((nu + n) / 2) - gammaln(nu / 2) - 0.5 * n * np.log(np.pi * (nu - 2))
-        ll = const - 0.5 * logdet - 0.5 * (nu + n) * np.log1p(quad / (nu - 2))
+    logdet, quad = _logdet_and_quadratic(e, a, b, qbar, outer)
+    ll = _loglikelihood_terms(e, logdet, quad, dist, nu)
     return ll if per_observation else float(ll.sum())
+
+
+def _loglikelihood_terms(e, logdet, quad, dist, nu) -> np.ndarray:
+    """The ``T`` terms of :func:`dcc_loglikelihood` from ``log|R[t]|`` and
+    ``e[t]' R[t]^{-1} e[t]``."""
+    if dist == "normal":
+        return -0.5 * (logdet + quad - np.einsum("ti,ti->t", e, e))
+    n = e.shape[1]
+    const = gammaln((nu + n) / 2) - gammaln(nu / 2) - 0.5 * n * np.log(np.pi * (nu - 2))
+    return const - 0.5 * logdet - 0.5 * (nu + n) * np.log1p(quad / (nu - 2))
 
 
 def sample_correlation(e: np.ndarray) -> np.ndarray:
@@ -346,7 +336,7 @@ def _unpack(theta: np.ndarray) -> tuple[float, float]:
     return s * w, s * (1.0 - w)
 
 
-def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
+def fit_dcc(e: np.ndarray, dist: str = "normal", *, progress: bool = False) -> DCCFit:
     """Two-step QML estimate of DCC(1,1) on standardized residuals (docs eqs. (6)-(7)).
 
     Maximizes :func:`dcc_loglikelihood` over ``(a, b)`` -- and ``nu`` for
@@ -361,6 +351,9 @@ def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
     e : ndarray of shape (T, N)
         Standardized residuals, ``T > N``.
     dist : {"normal", "t"}, default="normal"
+    progress : bool, default=False
+        Show a tqdm counter of the likelihood evaluations (about 50 for
+        ``dist="normal"``).
 
     Returns
     -------
@@ -370,6 +363,13 @@ def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
     ------
     ValueError
         If the sample correlation of ``e`` is singular (collinear series).
+
+    Notes
+    -----
+    One likelihood evaluation costs about ``T N^3 / 3`` flops (one Cholesky
+    factorization per time step) in a few MiB of memory; the fit holds BLAS to one
+    thread while it runs (see the module docstring).  The result's ``q`` has shape
+    ``(T + 1, N, N)``.
     """
     if dist not in ("normal", "t"):
         raise ValueError(f"dist must be 'normal' or 't'; got {dist!r}.")
@@ -377,6 +377,24 @@ def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
     if e.ndim != 2 or e.shape[0] <= e.shape[1] or not np.all(np.isfinite(e)):
         raise ValueError("e must be a finite array of shape (T, N) with T > N; got shape "
                          f"{e.shape}.")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), _progress_bar(progress) as bar:
+        return _fit_dcc(e, dist, bar)
+
+
+def _progress_bar(show: bool):
+    """A tqdm counter of likelihood evaluations, or a stand-in that does nothing."""
+    if not show:
+        from contextlib import nullcontext
+
+        return nullcontext(None)
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="DCC stage 2 (likelihood evaluations)", unit="eval", leave=False)
+
+
+def _fit_dcc(e: np.ndarray, dist: str, bar) -> DCCFit:
     n_obs, n = e.shape
     qbar = sample_correlation(e)
     try:
@@ -388,24 +406,35 @@ def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
         raise ValueError("The standardized residuals are (nearly) collinear: their sample "
                          "correlation matrix is singular, so no correlation model can be "
                          "fitted. Remove duplicated or linearly dependent targets.")
-    outer = outer_products(e)
     is_t = dist == "t"
     if n == 1:
         # one series: R[t] = 1, so a and b are not identified; only nu (for the t) is
-        return _constant_correlation_fit(e, qbar, outer, dist, converged=True,
+        return _constant_correlation_fit(e, qbar, dist, converged=True,
                                          message="one series: constant correlation 1")
+
+    # log|R[t]| and e' R^{-1} e of the last few (a, b): the finite-difference step in nu
+    # (dist="t") reuses those of its base point instead of factorizing every R[t] again.
+    cache: dict = {}
 
     def negloglik(theta: np.ndarray) -> float:
         a, b = _unpack(theta)
         nu = float(theta[2]) if is_t else None
-        try:
-            ll = dcc_loglikelihood(e, a, b, qbar, dist=dist, nu=nu, outer=outer)
-        except np.linalg.LinAlgError:
+        if (a, b) not in cache:
+            try:
+                cache[a, b] = _logdet_and_quadratic(e, a, b, qbar)
+            except np.linalg.LinAlgError:
+                cache[a, b] = None
+            if len(cache) > 8:
+                del cache[next(iter(cache))]  # the oldest
+            if bar is not None:
+                bar.update()
+        if cache[a, b] is None:
             return 1e10
+        ll = float(_loglikelihood_terms(e, *cache[a, b], dist, nu).sum())
         return -ll / n_obs if np.isfinite(ll) else 1e10
 
     # constant conditional correlation: a = b = 0 (and nu re-estimated for the t)
-    ccc = _constant_correlation_fit(e, qbar, outer, dist, converged=False, message="")
+    ccc = _constant_correlation_fit(e, qbar, dist, converged=False, message="")
 
     bounds = [(0.0, MAX_PERSISTENCE), (0.0, 1.0)] + ([NU_BOUNDS] if is_t else [])
     nu0 = [ccc.nu] if is_t else []
@@ -428,28 +457,29 @@ def fit_dcc(e: np.ndarray, dist: str = "normal") -> DCCFit:
     if result is None:
         warnings.warn(f"The DCC optimizer failed ({message}); falling back to constant "
                       "conditional correlation (a = b = 0).", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=4)
         ccc.message = message
         return ccc
     a, b = _unpack(result.x)
     nu = float(result.x[2]) if is_t else None
-    return DCCFit(a=a, b=b, nu=nu, qbar=qbar, q=dcc_q_path(e, a, b, qbar, outer),
+    return DCCFit(a=a, b=b, nu=nu, qbar=qbar, q=dcc_q_path(e, a, b, qbar),
                   loglikelihood=-float(result.fun) * n_obs, ccc_loglikelihood=ccc.loglikelihood,
                   converged=True, message=message)
 
 
-def _constant_correlation_fit(e, qbar, outer, dist, *, converged, message) -> DCCFit:
+def _constant_correlation_fit(e, qbar, dist, *, converged, message) -> DCCFit:
     """DCCFit with ``a = b = 0`` (nu estimated alone for the multivariate t)."""
     nu = None
+    terms = _logdet_and_quadratic(e, 0.0, 0.0, qbar)  # R[t] = Qbar at every t
     if dist == "t":
         res = optimize.minimize_scalar(
-            lambda v: -dcc_loglikelihood(e, 0.0, 0.0, qbar, dist="t", nu=v, outer=outer),
+            lambda v: -float(_loglikelihood_terms(e, *terms, "t", v).sum()),
             bounds=NU_BOUNDS, method="bounded")
         nu = float(res.x)
-    ll = dcc_loglikelihood(e, 0.0, 0.0, qbar, dist=dist, nu=nu, outer=outer)
-    return DCCFit(a=0.0, b=0.0, nu=nu, qbar=qbar, q=dcc_q_path(e, 0.0, 0.0, qbar, outer),
-                  loglikelihood=ll, ccc_loglikelihood=ll, converged=converged,
-                  message=message)
+    ll = float(_loglikelihood_terms(e, *terms, dist, nu).sum())
+    q = np.broadcast_to(qbar, (e.shape[0] + 1,) + qbar.shape).copy()
+    return DCCFit(a=0.0, b=0.0, nu=nu, qbar=qbar, q=q, loglikelihood=ll,
+                  ccc_loglikelihood=ll, converged=converged, message=message)
 
 
 # --------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -15,12 +17,38 @@ from jointdist.models.dcc_garch.dcc import (
 )
 from jointdist.models.dcc_garch.univariate import DISTRIBUTIONS, MEANS, fit_garch, is_constant
 
-__all__ = ["DCCGarchForecaster"]
+__all__ = ["DCCGarchForecaster", "MAX_FIT_BYTES", "MAX_OUTPUT_BYTES"]
 
 #: Fewest increments a fit accepts (and more than the number of targets).
 MIN_INCREMENTS = 10
 #: Below this many increments the fit works but warns that the estimates are unreliable.
 RELIABLE_INCREMENTS = 100
+
+# ---------------------------------------------------------------- work budget
+#: Largest memory ``fit`` may hold for the correlation path: the ``(T + 1, N, N)``
+#: float64 arrays ``Q[t]`` and ``R[t]`` (``conditional_correlation_``), about
+#: ``2 (T + 1) N^2 8`` bytes.  A larger fit is refused with a ``ValueError`` before any
+#: work; the limit can be raised by assigning a new value to this module attribute.
+MAX_FIT_BYTES = 4 * 2**30
+#: Largest array ``predict_samples`` may return, ``n_samples * horizon * N * 8`` bytes;
+#: above it the call is refused with a ``ValueError`` before any work.
+MAX_OUTPUT_BYTES = 4 * 2**30
+#: Paths are simulated in batches whose ``(batch, N, N)`` correlation state stays under
+#: this many bytes, so the working memory does not grow with ``n_samples``.
+_SIMULATION_BATCH_BYTES = 64 * 2**20
+#: With ``verbose="auto"`` progress bars appear when a call is expected to take longer.
+PROGRESS_AFTER_SECONDS = 5.0
+#: Rough costs used for that expectation, measured on a 2-core machine (2026-12-01,
+#: CPU time): one arch GARCH(1,1) fit, the stage-2 likelihood evaluations of a fit,
+#: and the flop rate of the batched Cholesky factorizations that dominate both stage 2
+#: and the simulation.
+_SECONDS_PER_GARCH_FIT = 0.04
+_LIKELIHOOD_EVALUATIONS = 50
+_CHOLESKY_FLOPS_PER_SECOND = 3e9
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB"
 
 
 class DCCGarchForecaster(BaseJointForecaster):
@@ -67,6 +95,14 @@ class DCCGarchForecaster(BaseJointForecaster):
         other targets get the DCC-GARCH model.
     random_state : int, numpy.random.Generator or None, default=None
         Seed used by ``predict_samples`` when it is called without one.
+    n_jobs : int or None, default=None
+        Number of joblib workers (processes) for the univariate GARCH fits of stage 1;
+        None means 1, -1 all CPUs.  The result does not depend on it.
+    verbose : bool or "auto", default="auto"
+        Show tqdm progress bars (stage 1 per target, stage 2 per likelihood evaluation,
+        simulation per step): always (True), never (False), or only for calls expected
+        to take more than ``PROGRESS_AFTER_SECONDS`` (5 s) ("auto"; a fit on 200
+        targets and 504 rows, or a simulation of 1000 paths of 200 targets, is one).
 
     Attributes
     ----------
@@ -124,6 +160,14 @@ class DCCGarchForecaster(BaseJointForecaster):
     and DCC orders are fixed at (1,1) and the means are constant; see
     ``docs/models/dcc_garch.md`` for the equations and the limits.
 
+    Cost: a fit takes ``N`` arch fits and about 50 evaluations of the stage-2
+    likelihood, each one Cholesky factorization of an ``N x N`` matrix per time step
+    (``T N^3 / 3`` flops), and stores ``(T + 1, N, N)`` arrays (refused above
+    ``MAX_FIT_BYTES``, 4 GiB); a simulation factorizes one matrix per path and step
+    (``n_samples * horizon * N^3 / 3`` flops) and returns
+    ``n_samples * horizon * N * 8`` bytes (refused above ``MAX_OUTPUT_BYTES``, 4 GiB).
+    Both run with BLAS held to one thread and can be interrupted (Ctrl-C) at any time.
+
     References
     ----------
     Engle, R. (2002). Dynamic conditional correlation: a simple class of multivariate
@@ -145,7 +189,8 @@ class DCCGarchForecaster(BaseJointForecaster):
     """
 
     def __init__(self, *, returns="diff", mean="constant", dist="normal", dcc_dist=None,
-                 asymmetric=False, constant_increments="raise", random_state=None):
+                 asymmetric=False, constant_increments="raise", random_state=None,
+                 n_jobs=None, verbose="auto"):
         self.returns = returns
         self.mean = mean
         self.dist = dist
@@ -153,6 +198,8 @@ class DCCGarchForecaster(BaseJointForecaster):
         self.asymmetric = asymmetric
         self.constant_increments = constant_increments
         self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -168,6 +215,33 @@ class DCCGarchForecaster(BaseJointForecaster):
         if self.constant_increments not in ("raise", "deterministic"):
             raise ValueError("constant_increments must be 'raise' or 'deterministic'; got "
                              f"{self.constant_increments!r}.")
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral)
+                                        or isinstance(self.n_jobs, bool) or self.n_jobs == 0):
+            raise ValueError(f"n_jobs must be None or a non-zero int; got {self.n_jobs!r}.")
+        if not (self.verbose == "auto" or isinstance(self.verbose, (bool, np.bool_))):
+            raise ValueError(f"verbose must be True, False or 'auto'; got {self.verbose!r}.")
+
+    def _show_progress(self, expected_seconds: float) -> bool:
+        if self.verbose == "auto":
+            return expected_seconds > PROGRESS_AFTER_SECONDS
+        return bool(self.verbose)
+
+    def _rounding_levels(self, y: np.ndarray) -> np.ndarray:
+        """Per target, the magnitude that sets the rounding error of its increments.
+
+        Differences of ``y`` are off by up to ``eps * max|y|``; log returns by about
+        ``eps * (1 + max|log y|)``; percentage returns by about ``eps``; increments
+        given as they are (``returns=None``) carry their own magnitude.
+        """
+        n_targets = y.shape[1]
+        if self.returns == "diff":
+            return np.max(np.abs(y), axis=0)
+        if self.returns == "log":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return 1.0 + np.max(np.abs(np.log(y)), axis=0)
+        if self.returns == "pct":
+            return np.ones(n_targets)
+        return np.zeros(n_targets)
 
     def _min_history_length(self, n_targets: int) -> int:
         self._check_params()
@@ -187,7 +261,9 @@ class DCCGarchForecaster(BaseJointForecaster):
 
         # Targets whose increments never vary (a constant series, a straight line) have
         # no GARCH model: refuse them, or continue them deterministically.
-        constant = np.array([is_constant(increments[:, i]) for i in range(n_targets)])
+        levels = self._rounding_levels(y)
+        constant = np.array([is_constant(increments[:, i], level=levels[i])
+                             for i in range(n_targets)])
         if constant.any() and self.constant_increments == "raise":
             raise ValueError(f"The increments of target {names[int(np.argmax(constant))]!r} "
                              "are constant; a GARCH model needs a series that varies. Drop "
@@ -199,19 +275,38 @@ class DCCGarchForecaster(BaseJointForecaster):
         if stochastic.sum() == 0:
             self._fit_all_deterministic(names, n_obs)
             return self
+        self._check_fit_budget(n_obs, int(stochastic.sum()), n_targets)
         self._fit_stochastic(increments[:, stochastic],
                              [n for n, keep in zip(names, stochastic) if keep])
         if constant.any():
             self._embed_deterministic(names, n_obs)
         return self
 
+    def _check_fit_budget(self, n_obs, n_stochastic, n_targets):
+        """Refuse a fit whose correlation path would not fit in ``MAX_FIT_BYTES``."""
+        path_bytes = 2.0 * (n_obs + 1) * n_stochastic**2 * 8
+        if n_stochastic < n_targets:  # the paths are grown to all targets afterwards
+            path_bytes += 2.0 * n_obs * n_targets**2 * 8
+        if path_bytes > MAX_FIT_BYTES:
+            raise ValueError(
+                f"DCCGarchForecaster.fit on {n_targets} targets and {n_obs} increments "
+                f"would hold {_gib(path_bytes)} of conditional correlations (Q[t] and "
+                f"R[t], arrays of shape ({n_obs + 1}, {n_stochastic}, {n_stochastic})), "
+                f"above the limit of {_gib(MAX_FIT_BYTES)} (MAX_FIT_BYTES in "
+                "jointdist.models.dcc_garch.forecaster). Fit fewer targets or a shorter "
+                "history (memory grows as T N^2, time as T N^3), or raise the limit if "
+                "the memory is there.")
+
+    def _expected_fit_seconds(self, n_obs, n_targets):
+        stage2 = _LIKELIHOOD_EVALUATIONS * n_obs * n_targets**3 / 3 / _CHOLESKY_FLOPS_PER_SECOND
+        return n_targets * _SECONDS_PER_GARCH_FIT + stage2
+
     def _fit_stochastic(self, increments, names):
         """Stage 1 and stage 2 on targets whose increments vary."""
-        n_obs = increments.shape[0]
+        n_obs, n_targets = increments.shape
+        show = self._show_progress(self._expected_fit_seconds(n_obs, n_targets))
         # Stage 1: one arch GARCH(1,1) per target, on unit-variance data.
-        fits = [fit_garch(increments[:, i], mean=self.mean, dist=self.dist,
-                          asymmetric=self.asymmetric, name=names[i])
-                for i in range(increments.shape[1])]
+        fits = self._fit_garch_all(increments, names, show)
         self.scale_ = np.array([f.scale for f in fits])
         self.garch_results_ = [f.result for f in fits]
         self.garch_params_ = pd.DataFrame([f.params_in_data_units() for f in fits],
@@ -225,7 +320,7 @@ class DCCGarchForecaster(BaseJointForecaster):
         self.standardized_residuals_ = e
 
         # Stage 2: DCC(1,1) on the standardized residuals.
-        dcc = fit_dcc(e, dist=self.dcc_dist_)
+        dcc = fit_dcc(e, dist=self.dcc_dist_, progress=show)
         params = {"a": dcc.a, "b": dcc.b}
         if self.dcc_dist_ == "t":
             params["nu"] = dcc.nu
@@ -259,6 +354,35 @@ class DCCGarchForecaster(BaseJointForecaster):
         self.next_volatility_ = np.sqrt(self._sigma2_next) * self.scale_
         self.next_covariance_ = (self.next_correlation_ * self.next_volatility_[:, None]
                                  * self.next_volatility_[None, :])
+
+    def _fit_garch_all(self, increments, names, show):
+        """Stage 1 for every column, in joblib workers when ``n_jobs`` asks for it.
+
+        Warnings are recorded in the workers and raised again here, so that they reach
+        the caller whatever ``n_jobs`` (joblib's processes do not forward them).
+        """
+        kwargs = {"mean": self.mean, "dist": self.dist, "asymmetric": self.asymmetric}
+        columns = range(increments.shape[1])
+        if self.n_jobs is None or self.n_jobs == 1:
+            results = (_fit_garch_recording(increments[:, i], names[i], kwargs)
+                       for i in columns)
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_fit_garch_recording)(increments[:, i], names[i], kwargs)
+                for i in columns)
+        if show:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(columns), desc="DCC stage 1 (GARCH fits)",
+                           unit="target", leave=False)
+        fits = []
+        for fit, caught in results:
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=5)
+            fits.append(fit)
+        return fits
 
     def _param_names(self) -> list[str]:
         columns = ["mu", "omega", "alpha"] + (["gamma"] if self.asymmetric else []) + ["beta"]
@@ -325,6 +449,16 @@ class DCCGarchForecaster(BaseJointForecaster):
     # ---------------------------------------------------------------- sampling
     def _predict_samples(self, horizon, n_samples, rng):
         constant = self.deterministic_targets_
+        out_bytes = 8.0 * n_samples * horizon * self.n_targets_
+        if out_bytes > MAX_OUTPUT_BYTES:
+            raise ValueError(
+                f"predict_samples(horizon={horizon}, n_samples={n_samples}) on "
+                f"{self.n_targets_} targets would return {_gib(out_bytes)} "
+                f"(n_samples * horizon * n_targets float64 values), above the limit of "
+                f"{_gib(MAX_OUTPUT_BYTES)} (MAX_OUTPUT_BYTES in "
+                "jointdist.models.dcc_garch.forecaster). Lower n_samples or horizon (or "
+                "draw several smaller batches with different random_state), or raise the "
+                "limit if the memory is there.")
         out = np.empty((n_samples, horizon, self.n_targets_))
         out[:, :, constant] = self._deterministic_increment
         if not constant.all():
@@ -332,19 +466,50 @@ class DCCGarchForecaster(BaseJointForecaster):
         return out
 
     def _simulate_stochastic(self, horizon, n_samples, rng):
-        """Joint GARCH + DCC recursion of the targets whose increments vary."""
+        """Joint GARCH + DCC recursion of the targets whose increments vary.
+
+        Paths are independent, so they are simulated in batches whose ``(batch, N, N)``
+        state stays under ``_SIMULATION_BATCH_BYTES`` (one batch for up to about 10^5
+        paths of 10 targets), one step at a time, vectorized over the batch.
+        """
+        from threadpoolctl import threadpool_limits
+
+        keep = ~self.deterministic_targets_
+        n_targets = int(keep.sum())
+        out = np.empty((n_samples, horizon, n_targets))
+        batch = int(max(1, _SIMULATION_BATCH_BYTES // (8 * n_targets**2)))
+        starts = range(0, n_samples, batch)
+        expected = horizon * n_samples * n_targets**3 / 3 / _CHOLESKY_FLOPS_PER_SECOND
+        bar = nullcontext(None)
+        if self._show_progress(expected):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(starts) * horizon, desc="DCC-GARCH simulation",
+                       unit="step", leave=False)
+        with threadpool_limits(limits=1, user_api="blas"), bar as progress:
+            for start in starts:
+                stop = min(start + batch, n_samples)
+                self._simulate_batch(out[start:stop], rng, progress)
+        out *= self.scale_[keep]
+        if not np.all(np.isfinite(out)):  # pragma: no cover - guarded above; fail loudly
+            raise FloatingPointError("DCC-GARCH simulation produced non-finite values; "
+                                     "the fitted model is degenerate (check dcc_params_ "
+                                     "and garch_params_).")
+        return out
+
+    def _simulate_batch(self, out, rng, progress):
+        """Fill ``out`` (n_paths, horizon, N) with standardized-unit increments."""
         p = self._garch_state
         a, b = float(self.dcc_params_["a"]), float(self.dcc_params_["b"])
         nu = float(self.dcc_params_["nu"]) if self.dcc_dist_ == "t" else None
         keep = ~self.deterministic_targets_
         qbar = self._q_bar_fit
-        n_targets = int(keep.sum())
-        out = np.empty((n_samples, horizon, n_targets))
-        sigma2 = np.broadcast_to(self._sigma2_next, (n_samples, n_targets))
+        n_paths, horizon, n_targets = out.shape
+        sigma2 = np.broadcast_to(self._sigma2_next, (n_paths, n_targets))
         q = self._q_next  # the same for all paths at the first step
         r = self.next_correlation_[np.ix_(keep, keep)]
         for h in range(horizon):  # sequential in time, vectorized over paths
-            z = draw_correlated_shocks(r, n_samples, rng, dist=self.dcc_dist_, nu=nu)
+            z = draw_correlated_shocks(r, n_paths, rng, dist=self.dcc_dist_, nu=nu)
             eps = np.sqrt(sigma2) * z
             out[:, h] = p["mu"] + eps
             if h + 1 < horizon:
@@ -353,9 +518,13 @@ class DCCGarchForecaster(BaseJointForecaster):
                 sigma2 = p["omega"] + alpha * eps**2 + p["beta"] * sigma2
                 q = ((1.0 - a - b) * qbar + a * (z[:, :, None] * z[:, None, :]) + b * q)
                 r = correlation_from_q(q)
-        out *= self.scale_[keep]
-        if not np.all(np.isfinite(out)):  # pragma: no cover - guarded above; fail loudly
-            raise FloatingPointError("DCC-GARCH simulation produced non-finite values; "
-                                     "the fitted model is degenerate (check dcc_params_ "
-                                     "and garch_params_).")
-        return out
+            if progress is not None:
+                progress.update()
+
+
+def _fit_garch_recording(x, name, kwargs):
+    """:func:`fit_garch` and the warnings it emitted (for joblib workers)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_garch(x, name=name, **kwargs)
+    return fit, caught

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["GarchFit", "fit_garch", "garch_variance_step", "is_constant", "MEANS", "DISTRIBUTIONS"]
+__all__ = ["CONSTANT_TOLERANCE", "DISTRIBUTIONS", "GarchFit", "MEANS", "fit_garch",
+           "garch_variance_step", "is_constant"]
 
 #: Mean models (jointdist name -> arch name).
 MEANS = {"constant": "Constant", "zero": "Zero"}
@@ -93,11 +94,40 @@ def build_arch_model(x: np.ndarray, *, mean: str = "constant", dist: str = "norm
                       dist=DISTRIBUTIONS[dist], rescale=False)
 
 
-def is_constant(x: np.ndarray) -> bool:
-    """Whether a series is constant up to rounding (its GARCH model is undefined)."""
+#: Increments whose standard deviation is at most this many units of rounding
+#: (machine epsilon times the series' level) are constant.  A difference of two rounded
+#: values is off by at most ``eps * level``, so a straight line computed at any level
+#: stays well inside the bound (its increments spread by at most about 2 units).
+CONSTANT_TOLERANCE = 16.0
+
+
+def is_constant(x: np.ndarray, level: float | None = None) -> bool:
+    """Whether a series of increments is constant up to rounding (GARCH is undefined).
+
+    The test is relative to the series' own magnitudes, never absolute: ``x`` is
+    constant when ``std(x) <= CONSTANT_TOLERANCE * eps * max(level, max|x|)``, with
+    ``eps`` the float64 machine epsilon.  A random walk with steps of ``1e-15`` is
+    therefore a varying series, and a straight line at a level of ``1e12`` (whose
+    differences carry rounding noise of about ``1e-4``) one with constant increments.
+
+    Parameters
+    ----------
+    x : ndarray of shape (T,)
+        Increments of one target.
+    level : float, optional
+        Magnitude of the values the increments were computed from (``max |y|`` for
+        differences of levels ``y``), which sets the size of their rounding errors.
+        By default ``max |x|`` (``x`` itself is the data).
+    """
     x = np.asarray(x, dtype=np.float64)
-    scale = float(np.std(x))
-    return not np.isfinite(scale) or scale <= 1e-12 * max(1.0, float(np.max(np.abs(x))))
+    magnitude = float(np.max(np.abs(x))) if x.size else 0.0
+    if not np.isfinite(magnitude):
+        return True
+    # std of x / max|x|, scaled back: np.std(x) itself underflows to 0 below ~1e-154
+    spread = float(np.std(x / magnitude)) * magnitude if magnitude > 0 else 0.0
+    if level is not None:
+        magnitude = max(magnitude, abs(float(level)))
+    return spread <= CONSTANT_TOLERANCE * np.finfo(np.float64).eps * magnitude
 
 
 def fit_garch(x: np.ndarray, *, mean: str = "constant", dist: str = "normal",

@@ -3,24 +3,34 @@
 Public pieces:
 
 * :class:`DiffusionCopulaForecaster` -- the forecaster (``BaseJointForecaster``);
-* :class:`ClassificationDiffusionCopula`, :class:`GaussianCopula` -- copulas with a common
+* :class:`ClassificationDiffusionCopula` (identity or full-covariance OU process),
+  :class:`GaussianCopula`, :class:`StudentTCopula` -- copulas with a common
   ``fit(u) / log_density(u) / sample(n, rng)`` interface;
 * :class:`NLTMixture` -- Normal/Laplace/Student-t mixture with CDF and inverse CDF;
-* :mod:`~jointdist.models.diffusion_copula.diagnostics` -- PIT, QQ and tail diagnostics.
+* :mod:`~jointdist.models.diffusion_copula.diagnostics` -- PIT, QQ, tail, joint-extreme
+  CRPS and black-swan diagnostics.
 """
 
 from jointdist.models.diffusion_copula.copula import (
     ClassificationDiffusionCopula,
     GaussianCopula,
+    StudentTCopula,
 )
 from jointdist.models.diffusion_copula.diagnostics import (
+    black_swan_curve,
+    crps_ensemble,
+    crps_on_joint_extremes,
     exceedance_correlation,
+    joint_extreme_steps,
+    mahalanobis_surprise,
     pit_histogram,
     pit_ks_test,
+    plot_black_swan,
     prob_k_simultaneous_tail_events,
     qq_points,
     tail_co_exceedance,
     tail_dependence,
+    tail_event_accuracy,
 )
 from jointdist.models.diffusion_copula.forecaster import DiffusionCopulaForecaster
 from jointdist.models.diffusion_copula.mixture import NLTMixture
@@ -30,11 +40,19 @@ __all__ = [
     "DiffusionCopulaForecaster",
     "GaussianCopula",
     "NLTMixture",
+    "StudentTCopula",
+    "black_swan_curve",
+    "crps_ensemble",
+    "crps_on_joint_extremes",
     "exceedance_correlation",
+    "joint_extreme_steps",
+    "mahalanobis_surprise",
     "pit_histogram",
     "pit_ks_test",
+    "plot_black_swan",
     "prob_k_simultaneous_tail_events",
     "qq_points",
     "tail_co_exceedance",
     "tail_dependence",
+    "tail_event_accuracy",
 ]

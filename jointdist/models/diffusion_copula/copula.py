@@ -373,10 +373,20 @@ class ClassificationDiffusionCopula(BaseEstimator):
         ``x <- x + eta_s score_s(x) + sqrt(2 eta_s) xi``.
     corrector_steps : int, default=0
         Langevin steps at ``t_0`` (step ``eta_0`` as above) after the ancestral chain,
-        a predictor-corrector scheme: they move the samples towards the learned data
-        density itself, which sharpens joint tails (on the Student-t copula test,
-        20 steps raised the lower-tail co-exceedance from 0.016 to 0.017, truth 0.018)
-        at the cost of one classifier gradient per step.
+        a predictor-corrector scheme, or added to the last level of ``"langevin"``:
+        they move the samples towards the learned data density itself, which sharpens
+        joint tails (on the Student-t copula test, 20 steps raised the lower-tail
+        co-exceedance from 0.016 to 0.017, truth 0.018) at the cost of one classifier
+        gradient per step.  With exact Gaussian scores (rho = 0.7) the paper's
+        Langevin sampler gives a correlation of 0.677 (tau 0.479 against 0.494): its
+        10 unadjusted steps at the last level neither converge nor, at that step
+        size, target the right variance; ``corrector_steps=100, metropolis=True``
+        gives 0.699 (tau 0.493).
+    metropolis : bool, default=False
+        Metropolis-adjust the Langevin steps at ``t_0`` (the last level of
+        ``sampler="langevin"`` and the ``corrector_steps`` of ``"ancestral"``): MALA on
+        the CDC's explicit density ``exp(F_0(z)) phi(z)`` (eq. 7), which removes the
+        step-size bias of unadjusted Langevin there (``acceptance_rate_`` is recorded).
     clip : float, default=1e-5
         ``u`` is clipped to ``[clip, 1 - clip]`` before ``Phi^{-1}``.
     device : str or torch.device, default="auto"
@@ -414,7 +424,8 @@ class ClassificationDiffusionCopula(BaseEstimator):
                  max_steps="auto", ema_decay=0.995, validation_fraction=0.15, eval_every=100,
                  patience=5, covariance="identity",
                  sampler="ode", langevin_steps=10, langevin_step_size=0.5,
-                 corrector_steps=0, clip=1e-5, device="auto", n_threads=1, random_state=None,
+                 corrector_steps=0, metropolis=False, clip=1e-5, device="auto", n_threads=1,
+                 random_state=None,
                  verbose=False):
         self.n_times = n_times
         self.t_max = t_max
@@ -434,6 +445,7 @@ class ClassificationDiffusionCopula(BaseEstimator):
         self.langevin_steps = langevin_steps
         self.langevin_step_size = langevin_step_size
         self.corrector_steps = corrector_steps
+        self.metropolis = metropolis
         self.clip = clip
         self.device = device
         self.n_threads = n_threads
@@ -796,18 +808,63 @@ class ClassificationDiffusionCopula(BaseEstimator):
     def _langevin(self, x, gen):
         """Annealed Langevin dynamics over ``s = K-1, ..., 0`` (seed 002, section 3.5)."""
         for s in range(self.n_times - 1, -1, -1):
-            x = self._langevin_at(x, s, self.langevin_steps, gen)
+            extra = self.corrector_steps if s == 0 else 0
+            x = self._langevin_at(x, s, self.langevin_steps + extra, gen)
         return x
 
     def _langevin_at(self, x, s, n_steps, gen):
         """``n_steps`` Langevin updates ``x + eta score_s(x) + sqrt(2 eta) xi`` at time s."""
-
         a = self.alphas_
         eta = self.langevin_step_size * max(1.0 - a[s], 1.0 - a[1])
+        if s == 0 and self.metropolis:
+            return self._mala(x, n_steps, eta, gen)
         for _ in range(n_steps):
             noise = self._noise(x.shape, gen, x.device)
             step = eta * self._precondition(self.score(x, s))
             x = (x + step + math.sqrt(2 * eta) * noise).clamp(-8.0, 8.0)
+        return x
+
+    def _logp_and_score(self, x):
+        """Unnormalised ``log p_0(x) = F_0(x) - x' Sigma^{-1} x / 2`` and its gradient."""
+        import torch
+
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            f = self.model_.log_ratio(x, 0)
+            (grad_f,) = torch.autograd.grad(f.sum(), x)
+        x = x.detach()
+        base = self._base_score(x)
+        return f.detach() - 0.5 * (x * base).sum(1), grad_f - base
+
+    def _mala(self, x, n_steps, eta, gen):
+        """Metropolis-adjusted Langevin steps on the CDC's own density at ``t_0``.
+
+        Proposal ``x' = x + eta Sigma g(x) + sqrt(2 eta) L xi`` with ``g`` the score,
+        accepted with probability ``min(1, p(x') q(x | x') / (p(x) q(x' | x)))``; the
+        density is explicit (eq. 7), so the chain targets it exactly whatever ``eta``.
+        """
+        import torch
+
+        logp, g = self._logp_and_score(x)
+
+        def log_q(to, frm, g_frm):  # log N(to; frm + eta Sigma g, 2 eta Sigma) + const
+            r = to - frm - eta * self._precondition(g_frm)
+            return -(r * self._base_score(r)).sum(1) / (4 * eta)
+
+        accepted = 0.0
+        for _ in range(n_steps):
+            prop = x + eta * self._precondition(g) + math.sqrt(2 * eta) * self._noise(
+                x.shape, gen, x.device)
+            logp_p, g_p = self._logp_and_score(prop)
+            log_ratio = logp_p - logp + log_q(x, prop, g_p) - log_q(prop, x, g)
+            accept = torch.log(torch.rand(x.shape[0], generator=gen, device=x.device)
+                               ) < log_ratio
+            accept &= (prop.abs() <= 8.0).all(1)
+            x = torch.where(accept[:, None], prop, x)
+            logp = torch.where(accept, logp_p, logp)
+            g = torch.where(accept[:, None], g_p, g)
+            accepted += float(accept.float().mean())
+        self.acceptance_rate_ = accepted / max(n_steps, 1)
         return x
 
     def _check_fitted(self):
