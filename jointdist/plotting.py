@@ -29,25 +29,92 @@ def _check_samples(samples) -> np.ndarray:
     return samples
 
 
+def _band_label(lo: float, hi: float) -> str:
+    """``"90% band"`` for ``(0.05, 0.95)`` (rounded, not truncated: 0.95 - 0.05 < 0.9)."""
+    return f"{round(100 * (hi - lo), 6):g}% band"
+
+
+def _time_axis(index):
+    """Values matplotlib can draw for a pandas index (periods become timestamps)."""
+    import pandas as pd
+
+    if isinstance(index, pd.PeriodIndex):
+        return index.to_timestamp()
+    return index
+
+
+def _extend_index(index, horizon: int):
+    """The ``horizon`` time points after a history index (as forecasters label them).
+
+    A DatetimeIndex with a (possibly inferred) frequency and a PeriodIndex continue
+    with their frequency, an integer index with its last step; otherwise None.
+    """
+    import pandas as pd
+
+    if isinstance(index, pd.PeriodIndex):
+        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
+    if isinstance(index, pd.DatetimeIndex) and len(index) >= 3:
+        freq = index.freq or pd.infer_freq(index)
+        if freq is not None:
+            return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+        return None
+    if pd.api.types.is_integer_dtype(index) and len(index) >= 2 and index[-1] > index[-2]:
+        step = int(index[-1] - index[-2])
+        return pd.Index(index[-1] + step * np.arange(1, horizon + 1))
+    return None
+
+
+def _quantile_frame(frame):
+    """(quantile levels, array (n_quantiles, horizon, n_targets), target names) of a
+    ``predict_quantiles`` DataFrame with columns ``(target, quantile)``."""
+    import pandas as pd
+
+    columns = frame.columns
+    if not (isinstance(columns, pd.MultiIndex) and columns.nlevels == 2):
+        raise ValueError("A DataFrame of quantiles needs columns (target, quantile), the "
+                         "layout predict_quantiles returns for pandas input.")
+    targets = list(dict.fromkeys(columns.get_level_values(0)))
+    levels = sorted({float(q) for q in columns.get_level_values(1)})
+    values = np.empty((len(levels), len(frame), len(targets)))
+    for j, target in enumerate(targets):
+        for i, level in enumerate(levels):
+            matches = [c for c in columns if c[0] == target and float(c[1]) == level]
+            if not matches:
+                raise ValueError(f"Quantile {level} is missing for target {target!r}.")
+            values[i, :, j] = frame[matches[0]].to_numpy(dtype=np.float64)
+    return np.array(levels), values, targets
+
+
 def plot_fan_chart(samples, history=None, *, targets=None, names=None,
                    quantile_pairs=((0.05, 0.95), (0.25, 0.75)), n_paths=5,
-                   history_tail=100, random_state=0, axes=None):
+                   history_tail=100, future_index=None, random_state=0, axes=None):
     """Fan chart per target: quantile bands, the median and a few sample paths.
 
     Parameters
     ----------
-    samples : array-like of shape (n_samples, horizon, n_targets)
-    history : array-like of shape (n_timesteps, n_targets), optional
-        Drawn before the forecast (its last ``history_tail`` rows).
+    samples : array-like of shape (n_samples, horizon, n_targets), or DataFrame
+        Sample paths (``predict_samples``), or the quantile DataFrame that
+        ``predict_quantiles`` returns for pandas input (columns ``(target, quantile)``,
+        indexed by the future time points): its quantiles must include those of
+        ``quantile_pairs`` (and 0.5 for the median); no paths are drawn then.
+    history : array-like, Series or DataFrame of shape (n_timesteps, n_targets), optional
+        Drawn before the forecast (its last ``history_tail`` rows).  With a pandas
+        history the x axis shows its time index, and the forecast continues it.
     targets : sequence of int, optional
         Targets to draw (default: up to the first 6).
     names : sequence of str, optional
-        Target names for the titles.
+        Target names for the titles (default: the columns of pandas input).
     quantile_pairs : sequence of (float, float)
-        Bands drawn, outermost first.
+        Bands drawn, outermost first, labelled by their coverage (``(0.05, 0.95)`` is
+        the 90% band).
     n_paths : int, default=5
         Individual sample paths drawn on top (paths are joint scenarios).
     history_tail : int, default=100
+    future_index : sequence, optional
+        Time points of the forecast steps.  Default: the index of a quantile
+        DataFrame, else the continuation of a pandas history's DatetimeIndex /
+        PeriodIndex / integer index, else the steps ``1..horizon`` (the history then
+        ends at step 0).
     random_state : int, default=0
         Which paths are drawn.
     axes : sequence of matplotlib Axes, optional
@@ -56,35 +123,86 @@ def plot_fan_chart(samples, history=None, *, targets=None, names=None,
     -------
     matplotlib.figure.Figure
     """
+    import pandas as pd
+
     plt = _pyplot()
-    samples = _check_samples(samples)
-    n_samples, horizon, n_targets = samples.shape
+    quantile_levels = quantile_values = None
+    if isinstance(samples, pd.DataFrame):
+        quantile_levels, quantile_values, frame_names = _quantile_frame(samples)
+        horizon, n_targets = quantile_values.shape[1:]
+        names = frame_names if names is None else names
+        if future_index is None and not isinstance(samples.index, pd.RangeIndex):
+            future_index = samples.index
+    else:
+        samples = _check_samples(samples)
+        n_samples, horizon, n_targets = samples.shape
     targets = list(range(min(n_targets, 6))) if targets is None else list(targets)
+    if names is None and isinstance(history, (pd.DataFrame, pd.Series)):
+        names = list(history.to_frame().columns if isinstance(history, pd.Series)
+                     else history.columns)
+
+    hist = hist_x = None
+    if history is not None:
+        hist = np.asarray(history, dtype=np.float64)
+        hist = hist[:, None] if hist.ndim == 1 else hist
+        tail = min(history_tail, len(hist))
+        if isinstance(history, (pd.DataFrame, pd.Series)):
+            if future_index is None:
+                future_index = _extend_index(history.index, horizon)
+            hist_x = _time_axis(history.index[-tail:])
+        hist = hist[-tail:]
+    if future_index is not None:
+        if len(future_index) != horizon:
+            raise ValueError(f"future_index has {len(future_index)} time points for "
+                             f"{horizon} forecast steps.")
+        t_future = _time_axis(pd.Index(future_index))
+    else:
+        t_future = np.arange(1, horizon + 1)
+        if hist_x is not None:  # a pandas history whose index cannot be continued
+            hist_x = None
+    if hist is not None and hist_x is None:
+        hist_x = np.arange(-len(hist) + 1, 1)
+    dates = isinstance(t_future, pd.DatetimeIndex)
+
+    def quantiles_at(levels, j):
+        if quantile_values is None:
+            return np.quantile(samples[:, :, j], levels, axis=0)
+        rows = []
+        for level in levels:
+            hit = np.flatnonzero(np.isclose(quantile_levels, level, rtol=0, atol=1e-9))
+            if hit.size == 0:
+                raise ValueError(f"The quantile DataFrame has no {level} quantile (it has "
+                                 f"{quantile_levels.tolist()}); pass quantile_pairs it "
+                                 "holds, or predict those quantiles.")
+            rows.append(quantile_values[hit[0], :, j])
+        return np.array(rows)
+
     if axes is None:
         fig, axes = plt.subplots(len(targets), 1, figsize=(8, 2.2 * len(targets)),
                                  sharex=True, squeeze=False)
         axes = axes[:, 0]
     fig = axes[0].figure
-    hist = None if history is None else np.asarray(history, dtype=np.float64)
-    if hist is not None and hist.ndim == 1:
-        hist = hist[:, None]
-    t_future = np.arange(1, horizon + 1)
-    picks = np.random.default_rng(random_state).choice(n_samples, min(n_paths, n_samples),
-                                                       replace=False)
+    picks = None
+    if quantile_values is None and n_paths > 0:
+        picks = np.random.default_rng(random_state).choice(
+            n_samples, min(n_paths, n_samples), replace=False)
     for ax, j in zip(axes, targets):
         if hist is not None:
-            tail = hist[-history_tail:, j]
-            ax.plot(np.arange(-len(tail) + 1, 1), tail, color="black", lw=1)
+            ax.plot(hist_x, hist[:, j], color="black", lw=1, label="history")
         for k, (lo, hi) in enumerate(quantile_pairs):
-            q_lo, q_hi = np.quantile(samples[:, :, j], [lo, hi], axis=0)
+            q_lo, q_hi = quantiles_at([lo, hi], j)
             ax.fill_between(t_future, q_lo, q_hi, color="C0", alpha=0.2 + 0.15 * k, lw=0,
-                            label=f"{int(100 * (hi - lo))}% band")
-        ax.plot(t_future, np.median(samples[:, :, j], axis=0), color="C0", lw=1.5,
-                label="median")
-        ax.plot(t_future, samples[picks, :, j].T, color="C1", lw=0.6, alpha=0.8)
+                            label=_band_label(lo, hi))
+        if quantile_values is None or np.isclose(quantile_levels, 0.5).any():
+            ax.plot(t_future, quantiles_at([0.5], j)[0], color="C0", lw=1.5, label="median")
+        if picks is not None:
+            ax.plot(t_future, samples[picks, :, j].T, color="C1", lw=0.6, alpha=0.8)
         ax.set_title(names[j] if names is not None else f"target {j}", fontsize=9)
     axes[0].legend(fontsize=7, loc="upper left")
-    axes[-1].set_xlabel("steps ahead")
+    if dates:
+        fig.autofmt_xdate()
+    else:
+        axes[-1].set_xlabel("steps ahead" if future_index is None else "time")
     fig.tight_layout()
     return fig
 
@@ -92,6 +210,12 @@ def plot_fan_chart(samples, history=None, *, targets=None, names=None,
 def plot_pairwise_samples(samples, horizon_index=-1, *, targets=None, names=None,
                           max_points=2000, reference=None, random_state=0):
     """Scatter matrix of the samples at one horizon: the joint law, pair by pair.
+
+    The forecast fills the panels below the diagonal and the reference (if given) the
+    panels above it, so that mirrored panels compare the same pair; each panel is
+    annotated with the Pearson correlation of its sample set (computed on all its
+    samples), and the diagonal overlays the marginal histograms.  The title names the
+    step ahead.
 
     Parameters
     ----------
@@ -102,8 +226,10 @@ def plot_pairwise_samples(samples, horizon_index=-1, *, targets=None, names=None
         Targets to include (default: up to the first 4).
     names : sequence of str, optional
     max_points : int, default=2000
+        Points drawn per panel (a random subset; the correlations use every sample).
     reference : array-like of shape (n_ref, horizon, n_targets), optional
-        A second sample set (e.g. oracle futures) drawn in another colour.
+        A second sample set (e.g. oracle futures), drawn above the diagonal in another
+        colour.  Without it the forecast fills both triangles.
     random_state : int, default=0
 
     Returns
@@ -112,32 +238,60 @@ def plot_pairwise_samples(samples, horizon_index=-1, *, targets=None, names=None
     """
     plt = _pyplot()
     samples = _check_samples(samples)
+    horizon = samples.shape[1]
+    if not -horizon <= horizon_index < horizon:
+        raise ValueError(f"horizon_index {horizon_index} is out of range for a horizon of "
+                         f"{horizon} steps.")
+    step = horizon_index % horizon + 1
     targets = list(range(min(samples.shape[2], 4))) if targets is None else list(targets)
     k = len(targets)
     rng = np.random.default_rng(random_state)
-    sets = [("forecast", samples, "C0")]
+    forecast = ("forecast", samples[:, horizon_index][:, targets], "C0")
+    sets = [forecast]
     if reference is not None:
-        sets.append(("reference", _check_samples(reference), "C3"))
+        reference = _check_samples(reference)
+        if reference.shape[1:] != samples.shape[1:]:
+            raise ValueError(f"reference has shape {reference.shape}; it needs the horizon "
+                             f"and targets of samples, {samples.shape[1:]}.")
+        sets.append(("reference", reference[:, horizon_index][:, targets], "C3"))
+    upper = sets[-1]  # the reference, or the forecast again
+
+    def shown(values):
+        if values.shape[0] <= max_points:
+            return values
+        return values[rng.choice(values.shape[0], max_points, replace=False)]
+
     fig, axes = plt.subplots(k, k, figsize=(2.2 * k, 2.2 * k), squeeze=False)
-    for label, data, color in sets:
-        at_h = data[:, horizon_index][:, targets]
-        if at_h.shape[0] > max_points:
-            at_h = at_h[rng.choice(at_h.shape[0], max_points, replace=False)]
-        for r in range(k):
-            for c in range(k):
-                ax = axes[r, c]
-                if r == c:
-                    ax.hist(at_h[:, r], bins=40, color=color, alpha=0.5, density=True)
-                else:
-                    ax.scatter(at_h[:, c], at_h[:, r], s=2, color=color, alpha=0.3,
-                               label=label if (r, c) == (1, 0) else None)
+    drawn = {label: shown(values) for label, values, _ in sets}
+    for r in range(k):
+        for c in range(k):
+            ax = axes[r, c]
+            if r == c:
+                for label, values, color in sets:
+                    ax.hist(values[:, r], bins=40, color=color, alpha=0.5, density=True)
+                continue
+            label, values, color = forecast if r > c else upper
+            points = drawn[label]
+            ax.scatter(points[:, c], points[:, r], s=2, color=color, alpha=0.3, label=label)
+            rho = np.corrcoef(values[:, c], values[:, r])[0, 1]
+            ax.text(0.04, 0.96, f"\u03c1 = {rho:.2f}", transform=ax.transAxes, fontsize=7,
+                    va="top", color=color,
+                    bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1})
     for i, j in enumerate(targets):
         name = names[j] if names is not None else f"target {j}"
         axes[-1, i].set_xlabel(name, fontsize=8)
         axes[i, 0].set_ylabel(name, fontsize=8)
-    if k > 1 and reference is not None:
-        axes[1, 0].legend(fontsize=7, markerscale=4)
-    fig.tight_layout()
+    title = f"joint samples {step} step{'s' if step > 1 else ''} ahead"
+    bottom = 0.0
+    if reference is not None:
+        title += "\nforecast below the diagonal, reference above"
+        if k > 1:
+            handles = [axes[1, 0].collections[0], axes[0, 1].collections[0]]
+            fig.legend(handles, ["forecast", "reference"], loc="lower center", ncol=2,
+                       fontsize=7, markerscale=4, frameon=False)
+            bottom = 0.45 / (2.2 * k)  # room for the legend (in figure fractions)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 

@@ -199,6 +199,20 @@ def test_ties_are_ordered_uniformly_at_random():
     # and the two zeros independently of the ones
     table = np.histogram2d(order[:, 0], order[:, 3], bins=[[0, 2, 4], [0, 1, 3, 5]])[0]
     assert stats.chi2_contingency(table).pvalue > 1e-3
+    # should the integer keys of a group collide, the exact lexicographic sort is used
+
+    class CollidingKeys:
+        def integers(self, low, high, size):
+            return np.zeros(size, dtype=np.int64)
+
+        def random(self, size):
+            return rng.random(size)
+
+    order = _argsort_random_ties(x, CollidingKeys())
+    assert set(map(tuple, np.sort(order[:, 3:], axis=1))) == {(0, 2, 4)}
+    codes = order[:, 3] * 100 + order[:, 4] * 10 + order[:, 5]
+    counts = np.unique(codes, return_counts=True)[1]
+    assert len(counts) == 6 and stats.chisquare(counts).pvalue > 1e-3
     # no ties: a plain argsort, no randomness used
     y = rng.standard_normal((4, 50))
     np.testing.assert_array_equal(_argsort_random_ties(y, rng), np.argsort(y, axis=-1))

@@ -1,16 +1,12 @@
 """Seed 002 variants and diagnostics: full-covariance OU copula, Student-t copula,
 the ODE samplers, joint-extreme CRPS, tail-event accuracy and the black-swan view."""
 
-import matplotlib
+import numpy as np
+import pytest
+import torch
+from scipy import special, stats
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy import special, stats  # noqa: E402
-
-from jointdist.models.diffusion_copula import (  # noqa: E402
+from jointdist.models.diffusion_copula import (
     ClassificationDiffusionCopula,
     GaussianCopula,
     StudentTCopula,
@@ -192,7 +188,24 @@ def test_mahalanobis_surprise_and_black_swan_views(rng):
     assert d_corr[0] < 0.8 * d_ind[0]
     expected, observed = black_swan_curve(rng.uniform(size=(20000, 2)))
     np.testing.assert_allclose(observed, expected, atol=0.01)
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
     ax = plot_black_swan(magnitude, distance, n_dims=2, label="model")
     assert ax.get_ylabel().startswith("Mahalanobis")
     with pytest.raises(ValueError, match="levels"):
         black_swan_curve(rng.uniform(size=10), levels=(1.5,))
+
+
+def test_threshold_weighted_crps_is_the_weighted_integral(rng):
+    from jointdist.models.diffusion_copula import threshold_weighted_crps
+
+    ens = rng.normal(size=40)
+    y = np.array([-2.5, -0.3, 1.2])
+    np.testing.assert_allclose(threshold_weighted_crps(ens, y, 1e9), crps_ensemble(ens, y))
+    grid = np.linspace(-12, 12, 240_001)
+    cdf = np.searchsorted(np.sort(ens), grid, side="right") / ens.size
+    for tail, r in (("lower", -0.5), ("upper", 0.4)):
+        w = grid <= r if tail == "lower" else grid >= r
+        want = [np.trapezoid(w * (cdf - (yy <= grid)) ** 2, grid) for yy in y]
+        np.testing.assert_allclose(threshold_weighted_crps(ens, y, r, tail=tail), want,
+                                   atol=2e-4)

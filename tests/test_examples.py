@@ -1,10 +1,11 @@
-"""Smoke test of the example scripts (issue 10): each runs to completion, all together fast.
+"""Smoke test of the example scripts (issue 10): each runs to completion.
 
 Every ``examples/*.py`` runs in its own interpreter with the non-interactive matplotlib
 backend, from a temporary working directory (the scripts write their figures to
-``examples/output/``, which git ignores).  Issue 10 asks that all examples together take
-under 3 minutes on 2 cores; ``test_examples_total_time`` checks that budget once every
-script has run.
+``examples/output/``, which git ignores).  Nothing here asserts on wall-clock time
+(issue 15): the subprocess timeout is only a generous hang guard, and each script's
+duration is printed for the record (``pytest -s``).  How long the examples take
+belongs in benchmarks, not in the pass/fail of the suite.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
-#: Wall-clock budget of all examples together (issue 10: under 3 minutes on 2 cores).
-TOTAL_BUDGET_S = 180.0
-#: Limit of a single script, so a hanging example fails instead of blocking CI.
-SCRIPT_TIMEOUT_S = 300
-
-_durations: dict[str, float] = {}
+#: Hang guard of a single script, so a hanging example fails instead of blocking CI.
+#: Not a speed budget: on a loaded 2-core machine diffusion_copula_diagnostics.py took
+#: 256 s, so the guard is several times the slowest script seen.
+SCRIPT_TIMEOUT_S = 1800
 
 
 def _missing_requirement(script: Path) -> str | None:
@@ -56,21 +55,10 @@ def test_example_runs(script, tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
-    _durations[script.name] = time.perf_counter() - start
+                          capture_output=True, text=True,
+                          timeout=SCRIPT_TIMEOUT_S)  # a hang guard, not a speed test
+    print(f"{script.name}: {time.perf_counter() - start:.1f} s (load average "
+          f"{os.getloadavg()[0]:.1f})")
     assert proc.returncode == 0, (
         f"{script.name} exited with {proc.returncode}\n--- stdout (tail)\n"
         f"{proc.stdout[-3000:]}\n--- stderr (tail)\n{proc.stderr[-5000:]}")
-
-
-@pytest.mark.slow
-def test_examples_total_time():
-    runnable = [p.name for p in EXAMPLES if _missing_requirement(p) is None]
-    missing = [name for name in runnable if name not in _durations]
-    if missing:
-        pytest.skip(f"not every example ran in this session (missing: {', '.join(missing)})")
-    total = sum(_durations[name] for name in runnable)
-    report = ", ".join(f"{name} {_durations[name]:.1f} s" for name in runnable)
-    assert total < TOTAL_BUDGET_S, (
-        f"examples took {total:.0f} s together, over the {TOTAL_BUDGET_S:.0f} s budget "
-        f"of issue 10 ({report}; load average {os.getloadavg()[0]:.1f})")

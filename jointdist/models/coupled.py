@@ -38,8 +38,11 @@ def _argsort_random_ties(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     One (unstable) argsort; where equal values occur, the entries of each run of equal
     sorted values (a tie group) are then permuted uniformly at random, all groups at
-    once: a lexicographic sort of the tied entries by (group number, uniform).  Only
-    the tied entries enter that second sort, so a few ties cost little.
+    once, by sorting the tied entries on the integer key ``group << b | U`` with ``U``
+    uniform on ``b`` random bits (groups stay in place, each one is shuffled).  Should
+    two keys of a group collide (probability about ``size^2 / 2^b``, with ``b >= 30``
+    bits), the shuffle is redone exactly with a lexicographic sort.  Only the tied
+    entries enter the second sort, so a few ties cost little.
     """
     order = np.ascontiguousarray(np.argsort(x, axis=-1))
     ordered = np.take_along_axis(x, order, axis=-1)
@@ -51,7 +54,17 @@ def _argsort_random_ties(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     tied[..., :-1] |= same_as_left[..., 1:]
     positions = np.flatnonzero(tied)  # in sorted order, so groups are contiguous
     group = np.cumsum(~same_as_left.reshape(-1))[positions]  # every row starts a group
-    shuffle = np.lexsort((rng.random(positions.size), group))
+    random_bits = 62 - int(group[-1]).bit_length()
+    if random_bits >= 30:
+        key = (group << random_bits) | rng.integers(0, 1 << random_bits, size=group.size)
+        shuffle = np.argsort(key)
+        sorted_key = key[shuffle]
+        if (sorted_key[1:] == sorted_key[:-1]).any():
+            shuffle = None
+    else:  # more than 2^32 groups
+        shuffle = None
+    if shuffle is None:
+        shuffle = np.lexsort((rng.random(positions.size), group))
     flat_order = order.reshape(-1)  # a view of `order`
     flat_order[positions] = flat_order[positions[shuffle]]
     return order

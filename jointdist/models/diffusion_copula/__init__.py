@@ -31,6 +31,7 @@ from jointdist.models.diffusion_copula.diagnostics import (
     tail_co_exceedance,
     tail_dependence,
     tail_event_accuracy,
+    threshold_weighted_crps,
 )
 from jointdist.models.diffusion_copula.forecaster import DiffusionCopulaForecaster
 from jointdist.models.diffusion_copula.mixture import NLTMixture
@@ -55,4 +56,5 @@ __all__ = [
     "tail_co_exceedance",
     "tail_dependence",
     "tail_event_accuracy",
+    "threshold_weighted_crps",
 ]

@@ -12,6 +12,9 @@ Plain numpy functions; the plots live in ``examples/diffusion_copula_diagnostics
   (Appendix D.1.4, "Tail" of Table 1);
 * :func:`joint_extreme_steps`, :func:`crps_ensemble`, :func:`crps_on_joint_extremes` --
   the CRPS on time steps where several targets are in a tail together (Table 4);
+* :func:`threshold_weighted_crps` -- the proper tail-focused alternative (twCRPS), to be
+  averaged over *all* steps: scoring only the steps picked by their outcome, as the
+  joint-extreme CRPS does, is not a proper score (Gneiting & Ranjan 2011);
 * :func:`mahalanobis_surprise`, :func:`plot_black_swan` -- event magnitude against the
   forecast's Mahalanobis "surprise" (the black-swan view of Figure 6), and
   :func:`black_swan_curve` -- observed against expected frequencies of observations
@@ -457,3 +460,31 @@ def plot_black_swan(magnitude, distance, *, n_dims, ax=None, label=None, alpha=0
     ax.set_ylabel("Mahalanobis distance (surprise)")
     ax.text(0.02, 0.97, "black swans", transform=ax.transAxes, va="top", fontsize=8)
     return ax
+
+
+def threshold_weighted_crps(samples, y, threshold, tail="lower"):
+    """Threshold-weighted CRPS with the weight ``1{z <= threshold}`` (or ``>=``).
+
+    ``twCRPS(F, y) = integral w(z) (F(z) - 1{y <= z})^2 dz``, computed as the CRPS of
+    the chained values ``v(z) = min(z, r)`` (lower tail; ``max(z, r)`` for the upper):
+    a proper score that rewards forecasts for the tail region whatever the outcome,
+    unlike the CRPS on outcome-selected steps (Gneiting & Ranjan 2011).
+
+    Parameters
+    ----------
+    samples : array-like of shape (m,) or (n, m)
+    y : array-like of shape (n,)
+    threshold : float
+        ``r``: the region ``z <= r`` (lower) or ``z >= r`` (upper) is scored.
+    tail : {"lower", "upper"}, default="lower"
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    _check_tail(tail)
+    # chaining function v with v' = w: flat where the weight is zero
+    clamp = np.minimum if tail == "lower" else np.maximum
+    x = np.asarray(samples, dtype=np.float64)
+    return crps_ensemble(clamp(x, threshold), clamp(np.asarray(y, dtype=np.float64),
+                                                    threshold))

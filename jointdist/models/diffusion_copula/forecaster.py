@@ -114,7 +114,7 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         Mixture components of each family (paper: 3 + 3 + 3).
     preset : {"fast", "paper"}, default="fast"
         Values of the parameters left at None (``lstm_hidden``, ``lstm_layers`` and,
-        for ``copula="diffusion"``, the copula's settings); see :data:`PRESETS`.
+        for ``copula="diffusion"``, the copula's settings); see ``PRESETS``.
     lstm_hidden : int or None, default=None
         LSTM width (``"fast"``: 16; ``"paper"``: 128).
     lstm_layers : int or None, default=None
@@ -149,7 +149,7 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
     max_sample_size : int or None, default=MAX_SAMPLE_SIZE
         ``predict_samples`` refuses with a ``ValueError`` when ``n_samples * horizon *
         n_targets`` exceeds this (10**8 values: 0.8 GB of output and many minutes of
-        sampling); None lifts the limit.  Above :data:`WARN_SAMPLE_SIZE` (10**7) it
+        sampling); None lifts the limit.  Above ``WARN_SAMPLE_SIZE`` (10**7) it
         warns with an estimate of the time.  Sampling can be interrupted (Ctrl-C)
         between steps; ``verbose=True`` shows a progress bar.
     device : str or torch.device, default="auto"

@@ -631,7 +631,9 @@ class JointSkewTMixture(_MixtureBase):
         n = int(torch.Size(sample_shape).numel()) if len(sample_shape) else 1
         if gamma_rng is None:
             gamma_rng = np.random.default_rng(
-                int(torch.randint(0, 2**62, (1,), generator=generator).item()))
+                int(torch.randint(0, 2**62, (1,), generator=generator,
+                                  device=generator.device if generator is not None
+                                  else None).item()))
         with torch.no_grad():
             w_all = torch.sqrt(self._omega_diag())  # (B, K, H, N)
             om_bar_a, a = self._delta_terms()
