@@ -21,11 +21,14 @@ the CPU time is closer to what a quiet machine would take.  ``--no-legacy`` skip
 legacy column; ``--check`` exits with status 1 when a median exceeds an issue-5 budget.
 
 Measured on 2026-12-01 on this 2-core machine, shared with other jobs (load average
-8-10), T=504, dist="normal" (``--sizes 10 50 200 --repeats 3``); stage 2 legacy / new::
+6-7), T=504, dist="normal", ``--sizes 10 50 200 --repeats 3``; seconds wall (CPU)::
 
-    N     fit     stage 1   stage 2 legacy        stage 2 new        speed-up
-          wall    wall      wall     (CPU)        wall     (CPU)     (CPU)
-    see docs/models/dcc_garch.md, section "Cost and limits", for the table.
+    N    fit (new)     stage 1      stage 2 legacy   stage 2 new   new/legacy CPU
+    10   0.57 (0.28)   0.37 (0.18)    0.47 (0.23)    0.33 (0.16)   0.70
+    50   5.8  (2.8)    2.3  (1.1)     8.4  (4.2)     2.9  (1.4)    0.34
+    200  40   (21)     7.5  (3.8)   112    (58)     26   (13.5)    0.23
+
+Same estimates both ways (N=200: a=0.017157, b=0.830937).
 """
 
 from __future__ import annotations

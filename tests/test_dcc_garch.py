@@ -475,19 +475,21 @@ def test_sklearn_parameters_roundtrip():
 
 
 # ------------------------------------------------------------------ constant, relative (#15.6)
-@pytest.mark.parametrize("step", [1e-15, 3e-13, 1e-12, 1e8])
+@pytest.mark.parametrize("step", [1e-300, 1e-15, 3e-13, 1e-12, 1e8])
 def test_random_walk_at_any_scale_is_modelled(step):
     # The "constant" test used to be absolute (std <= 1e-12), so a random walk with
-    # steps of 1e-12 or 1e-15 was refused as constant.
+    # steps of 1e-12 or 1e-15 was refused as constant (and np.std itself underflows to 0
+    # below 1e-154, hence the comparisons in units of the step).
     rng = np.random.default_rng(0)
     y = step * np.cumsum(rng.standard_normal((400, 2)), axis=0)
     model = DCCGarchForecaster(random_state=0).fit(y)
     assert not model.deterministic_targets_.any()
-    np.testing.assert_allclose(model.scale_, np.std(np.diff(y, axis=0), axis=0))
+    np.testing.assert_allclose(model.scale_ / step, np.std(np.diff(y / step, axis=0), axis=0))
     # the one-step spread is in the units of the data
-    assert np.all((model.next_volatility_ > 0.3 * step) & (model.next_volatility_ < 3 * step))
-    draws = model.predict_samples(1, 4000)[:, 0] - y[-1]
-    np.testing.assert_allclose(draws.std(axis=0), model.next_volatility_, rtol=0.1)
+    volatility = model.next_volatility_ / step
+    assert np.all((volatility > 0.3) & (volatility < 3))
+    draws = (model.predict_samples(1, 4000)[:, 0] - y[-1]) / step
+    np.testing.assert_allclose(draws.std(axis=0), volatility, rtol=0.1)
 
 
 @pytest.mark.parametrize("level", [1e-12, 1.0, 1e8, 1e12])

@@ -58,7 +58,7 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(tmp_path / "doctrees"), str(DOCS), str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, (
         f"sphinx exited with {proc.returncode}; warnings and errors:\n{proc.stderr[-8000:]}"
         f"\n{proc.stdout[-2000:]}")

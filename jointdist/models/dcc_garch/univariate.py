@@ -155,10 +155,11 @@ def fit_garch(x: np.ndarray, *, mean: str = "constant", dist: str = "normal",
         If the series is constant (a GARCH model of it is undefined).
     """
     x = np.asarray(x, dtype=np.float64)
-    scale = float(np.std(x))
     if is_constant(x):
         raise ValueError(f"The increments of target {name!r} are constant; a GARCH model "
                          "needs a series that varies. Drop it or model it separately.")
+    peak = float(np.max(np.abs(x)))
+    scale = float(np.std(x / peak)) * peak  # np.std(x) underflows to 0 below ~1e-154
     model = build_arch_model(x / scale, mean=mean, dist=dist, asymmetric=asymmetric)
     with warnings.catch_warnings():
         # arch warns through its own ConvergenceWarning; we report it once, below.
