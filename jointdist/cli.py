@@ -299,7 +299,12 @@ def _benchmark(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from jointdist.datasets import load_sde_benchmark
-    from jointdist.evaluation import run_oracle_benchmark, summarize_benchmark
+    from jointdist.evaluation import (
+        SCALE_FREE_METRICS,
+        run_oracle_benchmark,
+        summarize_benchmark,
+        summarize_relative,
+    )
 
     if args.real:
         return _benchmark_real(args)
@@ -315,7 +320,21 @@ def _benchmark(args: argparse.Namespace) -> int:
     models = {name: make_model(name, args.seed) for name in args.models.split(",")}
     results = run_oracle_benchmark(models, bench, n_samples=args.samples,
                                    random_state=args.seed, progress=True)
+    baselines = [name for name in ("hs", "dcc") if name in models]
+    if baselines and not results.empty:
+        relative = summarize_relative(results, baselines)[
+            ["mean", "ratio_of_means", "ratio_low", "ratio_high", "geo_mean_ratio",
+             "share_won"]]
+        print("\nScale-free scores (means over systems and horizons; ratio: to the best "
+              f"of {', '.join(baselines)}, with a 95% paired bootstrap interval over "
+              "systems; geo_mean_ratio and share_won: per system; lower is better):")
+        with pd.option_context("display.width", 160, "display.float_format",
+                               "{:.4g}".format):
+            print(relative)
     table = summarize_benchmark(results)
+    table = table[~table.index.get_level_values("metric").isin(SCALE_FREE_METRICS)]
+    print("\nRaw scores of seed 000 (in the units of the series: dominated by the largest "
+          "systems), by horizon:")
     with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
         print(table)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -330,7 +349,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     except ImportError:
         print("(no figure: matplotlib is not installed; pip install 'jointdist[plot]')")
         return 0
-    fig = plot_metric_by_horizon(results)
+    fig = plot_metric_by_horizon(results, metrics=[
+        m for m in SCALE_FREE_METRICS + ("energy_distance",) if m in set(results["metric"])])
     fig_path = os.path.join(args.out_dir, f"sde_level{args.level}_by_horizon.png")
     fig.savefig(fig_path, dpi=120)
     print(f"Figure: {fig_path}")
@@ -465,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sample paths per model (SDE 1000, --quick 300; --real 500, "
                          "--real --quick 200)")
     bm.add_argument("--futures", type=int, default=1000)
-    bm.add_argument("--models", default="hs,dcc,jointfm",
+    bm.add_argument("--models", default="hs,dcc,jointfm,coupled",
                     help="comma-separated: " + ", ".join(MODELS))
     bm.add_argument("--seed", type=int, default=20261122)
     bm.add_argument("--out-dir", default="benchmark_output")

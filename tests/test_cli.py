@@ -84,6 +84,9 @@ def test_benchmark_command_small(tmp_path, capsys):
                  "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "energy_distance" in out and "hs-filtered" in out
+    # the scale-free comparison with the baseline leads, the raw scores follow
+    assert out.index("Scale-free") < out.index("Raw scores")
+    assert "normalized_energy_distance" in out.split("Raw scores")[0]
     assert (tmp_path / "sde_level7_results.csv").exists()
     assert (tmp_path / "sde_level7_by_horizon.png").exists()
 
