@@ -8,7 +8,7 @@ scorers in :mod:`jointdist.metrics` compare them.
 # Every name below is imported on first use (PEP 562 module __getattr__), so that
 # ``import jointdist`` and the ``jointdist`` command (``jointdist --help``) do not pay for
 # importing scikit-learn, pandas, scipy, torch or arch before a command needs them.
-from importlib import import_module
+from jointdist._lazy import lazy_exports
 
 __version__ = "0.1.0.dev0"
 
@@ -41,16 +41,4 @@ _SUBMODULES = ("base", "cli", "datasets", "device", "evaluation", "metrics",
                "model_selection", "models", "plotting", "sktime")
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-    elif name in _SUBMODULES:
-        value = import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # import once
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)

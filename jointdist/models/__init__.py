@@ -5,7 +5,7 @@ neither torch (JointFM, the diffusion copula) nor scikit-learn and scipy before 
 is needed.
 """
 
-from importlib import import_module
+from jointdist._lazy import lazy_exports
 
 __all__ = ["CopulaCoupledForecaster", "DCCGarchForecaster", "DiffusionCopulaForecaster",
            "HistoricalSimulation", "JointFMForecaster"]
@@ -24,16 +24,4 @@ _LAZY = {
 _SUBMODULES = ("coupled", "dcc_garch", "diffusion_copula", "historical", "jointfm")
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-    elif name in _SUBMODULES:
-        value = import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # import once
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)

@@ -32,10 +32,11 @@ __all__ = ["DiffusionCopulaForecaster", "PRESETS", "MAX_SAMPLE_SIZE", "WARN_SAMP
 
 _COPULAS = ("diffusion", "gaussian", "student-t")
 #: Values of the parameters left at None, per ``preset``.  ``"fast"`` is sized for two
-#: CPU cores (fit of T = 504, N = 10 within 30 s, 1000 paths of 63 steps within a
-#: few seconds); ``"paper"`` has the architecture and copula settings of seed 002 and
-#: its authors' code (LSTM 128 x 5; CDC with about 10 times, Adam 5e-5, batch 1024,
-#: Langevin sampling), meant for a GPU: on two CPU cores one fit takes many minutes.
+#: CPU cores (a fit of T = 504, N = 10 in about 16 CPU seconds, 1000 paths of 63 steps
+#: in about 10, measured 2026-12-01); ``"paper"`` has the architecture and copula
+#: settings of seed 002 and its authors' code (LSTM 128 x 5; CDC with about 10 times,
+#: Adam 5e-5, batch 1024, Langevin sampling), meant for a GPU: on two CPU cores one fit
+#: takes many minutes.
 PRESETS = {
     "fast": {"lstm_hidden": 16, "lstm_layers": 1,
              "copula": {}},
@@ -47,7 +48,7 @@ PRESETS = {
 #: ``predict_samples`` refuses above this many sampled values (n_samples * horizon *
 #: n_targets, 0.8 GB of float64 output) unless ``max_sample_size`` is raised.
 MAX_SAMPLE_SIZE = 10**8
-#: ... and warns above this many (about half a minute of sampling on two cores).
+#: ... and warns above this many (a minute or two of sampling on two cores).
 WARN_SAMPLE_SIZE = 10**7
 #: Sample paths are drawn in blocks of this many paths, each block with its own seed,
 #: so that results do not depend on ``n_jobs``.
@@ -57,8 +58,9 @@ _BLOCK_PATHS = 250
 #: 1e-15 absolute).  Invisible in any Monte Carlo statistic and one Newton step cheaper
 #: than the default ``ICDF_TOL`` (1e-10) of :meth:`NLTMixture.icdf`.
 SAMPLING_ICDF_TOL = 1e-7
-#: Rough sampling cost per sampled value on our 2-core machine (for the warning).
-_SECONDS_PER_VALUE = 3e-6
+#: Rough sampling cost per sampled value on two cores (for the messages): 10 CPU
+#: seconds for 1000 x 63 x 10 values on our machines (2026-12-01), two threads.
+_SECONDS_PER_VALUE = 1e-5
 #: Increments needed beyond the window: enough windows to train and to validate on.
 _MIN_WINDOWS = 10
 #: Below this many training windows the fit works but warns that it is unreliable.
