@@ -640,8 +640,11 @@ def test_n_jobs_gives_the_same_fit(dcc_returns):
     x = dcc_returns[:500]
     one = DCCGarchForecaster(returns=None).fit(x)
     two = DCCGarchForecaster(returns=None, n_jobs=2).fit(x)
-    pd.testing.assert_frame_equal(one.garch_params_, two.garch_params_)
-    pd.testing.assert_series_equal(one.dcc_params_, two.dcc_params_)
+    # the same optimizer on the same data; in a worker process BLAS may run another
+    # kernel or thread count, and rounding differences move the optimizer's stopping
+    # point within its tolerance (seen: 1.5e-5 relative in mu, in a full test run)
+    pd.testing.assert_frame_equal(one.garch_params_, two.garch_params_, rtol=1e-4)
+    pd.testing.assert_series_equal(one.dcc_params_, two.dcc_params_, rtol=1e-4)
     with pytest.raises(ValueError, match="n_jobs"):
         DCCGarchForecaster(n_jobs=0).fit(x)
 
