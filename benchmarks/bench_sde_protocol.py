@@ -160,10 +160,18 @@ def main():
         if reused is not None:
             print(f"reused from {args.reuse}: {sorted(set(reused['model']))}")
             results = pd.concat([reused, results], ignore_index=True)
-        print("\nScale-free (per system, averaged over horizons; lower is better; ratio: "
-              "mean / mean of the best baseline, paired bootstrap over systems; geo. "
-              "ratio and won: per system against that system's best baseline)")
-        print(format_relative(relative_summary(results)))
+        csv_path = os.path.join(args.out_dir, f"{name}.csv")
+        results.to_csv(csv_path, index=False)  # first: nothing below can lose the scores
+        with open(csv_path.replace(".csv", ".json"), "w") as fh:
+            json.dump(settings, fh)
+        if set(BASELINES) & set(results["model"]):
+            print("\nScale-free (per system, averaged over horizons; lower is better; "
+                  "ratio: mean / mean of the best baseline, paired bootstrap over systems; "
+                  "geo. ratio and won: per system against that system's best baseline)")
+            print(format_relative(relative_summary(results)))
+        else:
+            print(f"\n(no baseline among the models: score {' or '.join(BASELINES)} too, "
+                  "or --reuse a run that did, for the scale-free comparison)")
         table = summarize_benchmark(results)
         for metric in RAW_METRICS:
             if metric not in table.index.get_level_values("metric"):
@@ -180,10 +188,6 @@ def main():
                 print(block)
         timing = results.groupby("model")["fit_predict_seconds"].median()
         print("\nmedian fit + predict seconds per system:", timing.round(3).to_dict())
-        csv_path = os.path.join(args.out_dir, f"{name}.csv")
-        results.to_csv(csv_path, index=False)
-        with open(csv_path.replace(".csv", ".json"), "w") as fh:
-            json.dump(settings, fh)
         try:
             import matplotlib
 

@@ -492,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--real", action="store_true",
                     help="the rolling-origin benchmark on real data (jointdist.datasets."
                          "load_real) instead of SDE data; --quick: 8 origins, 200 samples "
-                         "(a few minutes on 2 cores with hs,dcc,jointfm; diffcopula takes "
+                         "(a few minutes on 2 cores with the default models; diffcopula takes "
                          "~40 s per fit, so it is not a default)")
     bm.add_argument("--datasets", default=None,
                     help="--real: comma-separated names of list_real() (default: all)")

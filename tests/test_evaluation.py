@@ -233,3 +233,22 @@ def test_oracle_scores_invariances(scale, order):
     for metric in ("normalized_energy_distance", "standardized_energy_distance",
                    "variogram_divergence", "correlation_error"):
         np.testing.assert_allclose(moved[metric], base[metric], rtol=1e-7, atol=1e-12)
+
+
+def test_standardized_scores_skip_coordinates_where_the_oracle_is_deterministic():
+    # a target that the oracle holds fixed at the first step (e.g. a variance at zero)
+    # has no scale there: it is left out of the standardized scores instead of blowing
+    # them up by 1 / sd
+    rng = np.random.default_rng(9)
+    C = np.full((3, 3), 0.5) + 0.5 * np.eye(3)
+    futures = _correlated_walks(rng, 400, C, horizon=3)
+    samples = _correlated_walks(rng, 400, C, horizon=3)
+    futures[:, 0, 2] = 7.0
+    samples[:, 0, 2] = 7.0 + rng.normal(size=400)  # spreads where the truth does not
+    scores = oracle_scores(samples, futures)
+    for metric in ("standardized_energy_distance", "variogram_divergence",
+                   "portfolio_energy"):
+        assert np.all(np.abs(scores[metric]) < 1.0), (metric, scores[metric])
+    # the raw and normalized energy distances still see the spurious spread
+    assert scores["normalized_energy_distance"][0] > 5 * abs(
+        scores["normalized_energy_distance"][1:]).max()

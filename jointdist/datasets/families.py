@@ -11,7 +11,8 @@ exact terminal state (latent variance, loadings and shocks included), like
     Heston log prices with leverage (Heston 1993): ``dx = (mu - v/2) dt + sqrt(v) dW``,
     ``dv = kappa (theta - v) dt + xi sqrt(v) dZ``, ``corr(dW_i, dZ_i) = rho < 0``, the
     price shocks correlated across assets by one common factor; observed as prices
-    ``S0 exp(x)``.  Full-truncation Euler scheme (Lord, Koekkoek & van Dijk 2010).
+    ``S0 exp(x)``; ``xi`` is capped at the Feller bound.  Full-truncation Euler scheme
+    (Lord, Koekkoek & van Dijk 2010).
 ``"square_root"``
     Correlated Cox-Ingersoll-Ross rates ``dr = kappa (theta - r) dt + sigma sqrt(r) dW``:
     volatility grows with the level, a dependence on the state that no curriculum level
@@ -174,9 +175,12 @@ def _units(n_systems, n_targets, rng, low=1e-1, high=1e2):
 class _StochasticVolatility:
     def __init__(self, s, n, rng):
         u = lambda lo, hi: rng.uniform(lo, hi, size=(s, n))  # noqa: E731
-        self.params = {"mu": u(-0.05, 0.15), "theta": u(0.01, 0.16), "kappa": u(1.0, 8.0),
-                       "xi": u(0.2, 0.9), "rho": u(-0.8, -0.2),
-                       "price0": _units(s, n, rng, 1.0, 1e3)}
+        theta, kappa = u(0.01, 0.16), u(1.0, 8.0)
+        # vol of variance capped at the Feller bound 2 kappa theta >= xi^2, so that the
+        # variance does not stick at zero (the price would then stop moving)
+        self.params = {"mu": u(-0.05, 0.15), "theta": theta, "kappa": kappa,
+                       "xi": np.minimum(u(0.2, 0.9), np.sqrt(2 * kappa * theta)),
+                       "rho": u(-0.8, -0.2), "price0": _units(s, n, rng, 1.0, 1e3)}
         self.params["variance0"] = self.params["theta"] * np.exp(rng.normal(0, 0.5, (s, n)))
         self.chol = _one_factor_cholesky(s, n, rng)
 

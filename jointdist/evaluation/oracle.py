@@ -196,6 +196,24 @@ def _one_dim_energy(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return (2.0 * cross - s_aa / (m * (m - 1)) - spread_b).numpy(), spread_b.numpy()
 
 
+def _standardize(samples: np.ndarray, futures: np.ndarray,
+                 centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets minus the oracle mean, divided by the oracle's standard deviation.
+
+    Per target and horizon.  A coordinate where the oracle is (numerically)
+    deterministic -- a standard deviation below 1e-6 of that target's largest over the
+    horizons, or below 1e-12 of its level -- has no scale to measure in and no
+    dependence to compare: it is set to 0 in both sets, so that the standardized scores
+    judge the coordinates that vary (the raw and normalized energy distances still see
+    a forecast that spreads where the truth does not).
+    """
+    sd = futures.std(axis=0, ddof=1)  # (H, N)
+    degenerate = ((sd <= 1e-6 * sd.max(axis=0, keepdims=True))
+                  | (sd <= 1e-12 * np.abs(centre)) | (sd == 0))
+    inv = np.where(degenerate, 0.0, 1.0 / np.where(degenerate, 1.0, sd))
+    return (samples - centre) * inv, (futures - centre) * inv
+
+
 def _positive_floor(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``values`` floored at a tiny fraction of ``reference`` (no division by zero)."""
     return np.maximum(values, 1e-12 * np.abs(reference) + 1e-300)
@@ -233,12 +251,9 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     if spread is None:
         spread = oracle_spread(futures)
     energy = _energy_distance(samples, futures, spread)
-    # standardize by the oracle's per-target, per-horizon deviation; the floor keeps a
-    # deterministic target (zero spread) finite without letting it dominate
+    # standardize by the oracle's per-target, per-horizon deviation
     centre = futures.mean(axis=0)
-    sd = _positive_floor(futures.std(axis=0, ddof=1), np.abs(centre).max(axis=-1,
-                                                                          keepdims=True))
-    z_x, z_y = (samples - centre) / sd, (futures - centre) / sd
+    z_x, z_y = _standardize(samples, futures, centre)
     z_spread = oracle_spread(z_y)
     weights = portfolio_weights(samples.shape[-1])
     port_ed, port_spread = _one_dim_energy(z_x @ weights, z_y @ weights)  # (H, K)
