@@ -328,8 +328,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         print("\nScale-free scores (means over systems and horizons; ratio: to the best "
               f"of {', '.join(baselines)}, with a 95% paired bootstrap interval over "
               "systems; geo_mean_ratio and share_won: per system; lower is better):")
-        with pd.option_context("display.width", 160, "display.float_format",
-                               "{:.4g}".format):
+        with pd.option_context("display.width", 160, "display.max_columns", None,
+                               "display.float_format", "{:.4g}".format):
             print(relative)
     table = summarize_benchmark(results)
     table = table[~table.index.get_level_values("metric").isin(SCALE_FREE_METRICS)]
@@ -476,8 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bm = sub.add_parser("benchmark", help="seed 000's comparison on SDE data, or --real data")
     bm.add_argument("--quick", action="store_true",
-                    help="20 systems, 300 samples and futures (SDE: about 35 s on a quiet "
-                         "2-core machine, 5-7 minutes on a busy one)")
+                    help="20 systems, 300 samples and futures (SDE: about 75 s on a quiet "
+                         "2-core machine, several times that on a busy one)")
     bm.add_argument("--level", type=int, default=7)
     bm.add_argument("--systems", type=int, default=200)
     bm.add_argument("--targets", type=int, default=10)
