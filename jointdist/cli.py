@@ -213,8 +213,12 @@ def _describe_time(frame) -> str:
             note += (f" Note: {first!r} holds evenly spaced increasing integers; if it is "
                      f"the time, pass --time-column {first}.")
         return note
-    kind = "dates" if isinstance(index, pd.DatetimeIndex) else "labels, not dates"
-    return f"Time column: {index.name!r} ({kind}, {index[0]} to {index[-1]})."
+    if isinstance(index, pd.DatetimeIndex):
+        # the forecasters sort by time (with a warning): say the range, not the file order
+        order = "" if index.is_monotonic_increasing else "; not in time order: sorted"
+        return (f"Time column: {index.name!r} (dates, {index.min()} to {index.max()}"
+                f"{order}).")
+    return f"Time column: {index.name!r} (labels, not dates, {index[0]} to {index[-1]})."
 
 
 def check_output_path(path: str, *, force: bool, formats=(".npz",)) -> str:

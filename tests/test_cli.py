@@ -226,3 +226,20 @@ def test_benchmark_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypa
                  "--targets", "2", "--models", "hs", "--out-dir", str(tmp_path)]) == 0
     assert "pip install 'jointdist[plot]'" in capsys.readouterr().out
     assert not (tmp_path / "sde_level7_by_horizon.png").exists()
+
+
+def test_forecast_on_a_shuffled_csv_reports_the_time_range_and_sorts(tmp_path, capsys):
+    import pandas as pd
+    import pytest
+
+    frame = _write_csv(tmp_path / "data.csv")
+    frame.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv")
+    with pytest.warns(UserWarning, match="sort"):
+        assert main(["forecast", str(tmp_path / "shuffled.csv"), "--horizon", "2",
+                     "--samples", "10", "--out", str(tmp_path / "s.npz")]) == 0
+    out = capsys.readouterr().out
+    first, last = pd.DatetimeIndex(frame.index).min(), pd.DatetimeIndex(frame.index).max()
+    assert f"{first} to {last}; not in time order: sorted" in out
+    # the paths start after the last date, not after the last row of the file
+    saved = _read_npz(tmp_path / "s.npz")
+    assert saved["time"][0] > str(last)
