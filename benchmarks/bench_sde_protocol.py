@@ -33,7 +33,6 @@ import json
 import os
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -77,8 +76,8 @@ def _benchmarks(args):
         out.append((f"sde_protocol_level{level}", {
             "level": level, "systems": args.systems, "samples": args.samples,
             "futures": args.futures, "seed": BENCHMARK_SEED + level}))
-    families = FAMILIES if args.families == "all" else [f for f in args.families.split(",")
-                                                         if f]
+    requested = [f for f in args.families.split(",") if f]
+    families = FAMILIES if args.families == "all" else requested
     for family in families:
         if family not in FAMILIES:
             raise SystemExit(f"unknown family {family!r}; available: {', '.join(FAMILIES)}")

@@ -257,9 +257,9 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     z_spread = oracle_spread(z_y)
     weights = portfolio_weights(samples.shape[-1])
     port_ed, port_spread = _one_dim_energy(z_x @ weights, z_y @ weights)  # (H, K)
+    spread_floored = _positive_floor(spread, np.abs(centre).max(-1))
     return {
-        "normalized_energy_distance": energy / _positive_floor(spread,
-                                                             np.abs(centre).max(-1)),
+        "normalized_energy_distance": energy / spread_floored,
         "standardized_energy_distance": _energy_distance(z_x, z_y, z_spread),
         "variogram_divergence": variogram_divergence(z_x, z_y),
         "portfolio_energy": (port_ed / _positive_floor(port_spread, 1.0)).mean(axis=-1),

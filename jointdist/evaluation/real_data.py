@@ -337,8 +337,8 @@ class RealBenchmarkResult:
         bt = bt[(bt["portfolio"] == "equal_weight") & np.isclose(bt["level"], level)]
         horizon_steps = bt.groupby("dataset")["steps"].transform("max")
         cols = {}
-        for tag, mask in (("1", bt["steps"] == 1), ("h", (bt["steps"] == horizon_steps)
-                                                     & (bt["steps"] > 1))):
+        h_step = (bt["steps"] == horizon_steps) & (bt["steps"] > 1)
+        for tag, mask in (("1", bt["steps"] == 1), ("h", h_step)):
             part = bt[mask].set_index(["dataset", "model"])
             cols[f"var{round(level * 100)}_rate_{tag}"] = part["rate"]
             cols[f"kupiec_p_{tag}"] = part["kupiec_pvalue"]
@@ -588,4 +588,3 @@ def plot_var_exceedances(result: RealBenchmarkResult, portfolio="equal_weight"):
     axes[0].legend(fontsize="small")
     fig.tight_layout()
     return fig
-
