@@ -36,6 +36,7 @@ __all__ = [
     "check_positive_int",
     "check_random_state",
     "check_target_array",
+    "extend_time_index",
     "increments_from_levels",
     "levels_from_increments",
     "sort_by_time",
@@ -518,18 +519,8 @@ class BaseJointForecaster(BaseEstimator):
         """
         check_is_fitted(self, "n_targets_")
         horizon = check_horizon(horizon)
-        idx = self.index_
-        if isinstance(idx, pd.PeriodIndex):
-            return pd.period_range(idx[-1] + 1, periods=horizon, freq=idx.freq)
-        if isinstance(idx, pd.DatetimeIndex) and len(idx) >= 3:
-            freq = idx.freq or pd.infer_freq(idx)
-            if freq is not None:
-                return pd.date_range(idx[-1], periods=horizon + 1, freq=freq)[1:]
-        if idx is not None and pd.api.types.is_integer_dtype(idx) and len(idx) >= 2:
-            step = int(idx[-1] - idx[-2])
-            if step > 0:
-                return pd.Index(idx[-1] + step * np.arange(1, horizon + 1), name=idx.name)
-        return pd.RangeIndex(1, horizon + 1, name="step_ahead")
+        extended = None if self.index_ is None else extend_time_index(self.index_, horizon)
+        return pd.RangeIndex(1, horizon + 1, name="step_ahead") if extended is None else extended
 
     def _labelled(self, values: np.ndarray, horizon: int):
         if self.columns_ is None:
@@ -544,6 +535,25 @@ class BaseJointForecaster(BaseEstimator):
                   for col in self.columns_ for k in keys]
         return pd.DataFrame(data, index=self.future_index(horizon),
                             columns=pd.MultiIndex.from_tuples(tuples))
+
+
+def extend_time_index(index: pd.Index, horizon: int) -> pd.Index | None:
+    """The ``horizon`` time points after a history ``index``, or None if it has no step.
+
+    A PeriodIndex and a DatetimeIndex with a (possibly inferred) frequency continue with
+    their frequency; an increasing integer index continues with its last step.
+    """
+    if isinstance(index, pd.PeriodIndex):
+        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
+    if isinstance(index, pd.DatetimeIndex):
+        freq = (index.freq or pd.infer_freq(index)) if len(index) >= 3 else None
+        if freq is None:
+            return None
+        return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+    if pd.api.types.is_integer_dtype(index) and len(index) >= 2 and index[-1] > index[-2]:
+        step = int(index[-1] - index[-2])
+        return pd.Index(index[-1] + step * np.arange(1, horizon + 1), name=index.name)
+    return None
 
 
 def _pandas_columns(y) -> pd.Index | None:

@@ -43,27 +43,6 @@ def _time_axis(index):
     return index
 
 
-def _extend_index(index, horizon: int):
-    """The ``horizon`` time points after a history index (as forecasters label them).
-
-    A DatetimeIndex with a (possibly inferred) frequency and a PeriodIndex continue
-    with their frequency, an integer index with its last step; otherwise None.
-    """
-    import pandas as pd
-
-    if isinstance(index, pd.PeriodIndex):
-        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
-    if isinstance(index, pd.DatetimeIndex) and len(index) >= 3:
-        freq = index.freq or pd.infer_freq(index)
-        if freq is not None:
-            return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
-        return None
-    if pd.api.types.is_integer_dtype(index) and len(index) >= 2 and index[-1] > index[-2]:
-        step = int(index[-1] - index[-2])
-        return pd.Index(index[-1] + step * np.arange(1, horizon + 1))
-    return None
-
-
 def _quantile_frame(frame):
     """(quantile levels, array (n_quantiles, horizon, n_targets), target names) of a
     ``predict_quantiles`` DataFrame with columns ``(target, quantile)``."""
@@ -125,6 +104,8 @@ def plot_fan_chart(samples, history=None, *, targets=None, names=None,
     """
     import pandas as pd
 
+    from jointdist.base import extend_time_index
+
     plt = _pyplot()
     quantile_levels = quantile_values = None
     if isinstance(samples, pd.DataFrame):
@@ -148,7 +129,7 @@ def plot_fan_chart(samples, history=None, *, targets=None, names=None,
         tail = min(history_tail, len(hist))
         if isinstance(history, (pd.DataFrame, pd.Series)):
             if future_index is None:
-                future_index = _extend_index(history.index, horizon)
+                future_index = extend_time_index(history.index, horizon)
             hist_x = _time_axis(history.index[-tail:])
         hist = hist[-tail:]
     if future_index is not None:
