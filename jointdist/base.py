@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
     "BaseJointForecaster",
+    "CONSTANT_TOLERANCE",
     "RETURN_TYPES",
     "check_horizon",
     "check_n_samples",
@@ -37,6 +38,7 @@ __all__ = [
     "check_random_state",
     "check_target_array",
     "extend_time_index",
+    "is_constant",
     "increments_from_levels",
     "levels_from_increments",
     "sort_by_time",
@@ -286,6 +288,42 @@ def levels_from_increments(last: np.ndarray, increments: np.ndarray,
     return paths
 
 
+#: Increments whose standard deviation is at most this many units of rounding
+#: (machine epsilon times the series' level) are constant.  A difference of two rounded
+#: values is off by at most ``eps * level``, so a straight line computed at any level
+#: stays well inside the bound (its increments spread by at most about 2 units).
+CONSTANT_TOLERANCE = 16.0
+
+
+def is_constant(x: np.ndarray, level: float | None = None) -> bool:
+    """Whether a series of increments is constant up to rounding (no model of its spread exists).
+
+    The test is relative to the series' own magnitudes, never absolute: ``x`` is
+    constant when ``std(x) <= CONSTANT_TOLERANCE * eps * max(level, max|x|)``, with
+    ``eps`` the float64 machine epsilon.  A random walk with steps of ``1e-15`` is
+    therefore a varying series, and a straight line at a level of ``1e12`` (whose
+    differences carry rounding noise of about ``1e-4``) one with constant increments.
+
+    Parameters
+    ----------
+    x : ndarray of shape (T,)
+        Increments of one target.
+    level : float, optional
+        Magnitude of the values the increments were computed from (``max |y|`` for
+        differences of levels ``y``), which sets the size of their rounding errors.
+        By default ``max |x|`` (``x`` itself is the data).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    magnitude = float(np.max(np.abs(x))) if x.size else 0.0
+    if not np.isfinite(magnitude):
+        return True
+    # std of x / max|x|, scaled back: np.std(x) itself underflows to 0 below ~1e-154
+    spread = float(np.std(x / magnitude)) * magnitude if magnitude > 0 else 0.0
+    if level is not None:
+        magnitude = max(magnitude, abs(float(level)))
+    return spread <= CONSTANT_TOLERANCE * np.finfo(np.float64).eps * magnitude
+
+
 # --------------------------------------------------------------------------------------
 # The base class.
 # --------------------------------------------------------------------------------------
@@ -493,6 +531,27 @@ class BaseJointForecaster(BaseEstimator):
     def _history_increments(self, y: np.ndarray) -> np.ndarray:
         """Increments of the history according to the ``returns`` parameter."""
         return increments_from_levels(y, self.returns)
+
+    def _constant_increment_targets(self, y: np.ndarray, increments: np.ndarray) -> np.ndarray:
+        """Which targets have constant increments (:func:`is_constant`), shape (n_targets,).
+
+        The rounding error of the increments is set by what they were computed from:
+        differences of ``y`` are off by up to ``eps * max|y|``; log returns by about
+        ``eps * (1 + max|log y|)``; percentage returns by about ``eps``; increments
+        given as they are (``returns=None``) carry their own magnitude.
+        """
+        n_targets = y.shape[1]
+        if self.returns == "diff":
+            levels = np.max(np.abs(y), axis=0)
+        elif self.returns == "log":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                levels = 1.0 + np.max(np.abs(np.log(y)), axis=0)
+        elif self.returns == "pct":
+            levels = np.ones(n_targets)
+        else:
+            levels = np.zeros(n_targets)
+        return np.array([is_constant(increments[:, i], level=levels[i])
+                         for i in range(n_targets)], dtype=bool)
 
     def _rng(self, random_state) -> np.random.Generator:
         seed = random_state if random_state is not None else getattr(self, "random_state", None)

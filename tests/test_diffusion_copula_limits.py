@@ -51,6 +51,22 @@ def test_straight_line_and_constant_returns_continue_exactly():
     np.testing.assert_array_equal(paths.predict_samples(3, 20)[:, :, 2], 0.005)
 
 
+def test_straight_line_at_a_high_level_is_deterministic_as_in_dcc():
+    # the differences of a straight line at 1e12 carry rounding noise (~1e-4): the
+    # constant test is the shared one of the base class (relative to the level, as in
+    # DCC), not relative to the mean increment, which called this line varying
+    from jointdist.models import DCCGarchForecaster
+
+    line = 1e12 + 0.1 * np.arange(150)
+    assert np.diff(line).std() > 1e-9 * 0.1  # the old rule's threshold: "varying"
+    y = np.column_stack([_walks(150, 2), line])
+    model = DiffusionCopulaForecaster(copula="gaussian", **TINY).fit(y)
+    np.testing.assert_array_equal(model.deterministic_targets_, [False, False, True])
+    dcc = DCCGarchForecaster(constant_increments="deterministic")
+    np.testing.assert_array_equal(dcc._constant_increment_targets(y, np.diff(y, axis=0)),
+                                  model.deterministic_targets_)
+
+
 def test_tiny_but_varying_steps_are_modelled_not_frozen():
     # relative threshold: steps of 1e-12 around a level of 1e-6 do vary
     y = np.column_stack([_walks(150, 1), 1e-6 + _walks(150, 1, step=1e-12, seed=1) - 1.0])

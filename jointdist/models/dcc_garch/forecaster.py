@@ -15,7 +15,7 @@ from jointdist.models.dcc_garch.dcc import (
     draw_correlated_shocks,
     fit_dcc,
 )
-from jointdist.models.dcc_garch.univariate import DISTRIBUTIONS, MEANS, fit_garch, is_constant
+from jointdist.models.dcc_garch.univariate import DISTRIBUTIONS, MEANS, fit_garch
 
 __all__ = ["DCCGarchForecaster", "MAX_FIT_BYTES", "MAX_OUTPUT_BYTES"]
 
@@ -226,23 +226,6 @@ class DCCGarchForecaster(BaseJointForecaster):
             return expected_seconds > PROGRESS_AFTER_SECONDS
         return bool(self.verbose)
 
-    def _rounding_levels(self, y: np.ndarray) -> np.ndarray:
-        """Per target, the magnitude that sets the rounding error of its increments.
-
-        Differences of ``y`` are off by up to ``eps * max|y|``; log returns by about
-        ``eps * (1 + max|log y|)``; percentage returns by about ``eps``; increments
-        given as they are (``returns=None``) carry their own magnitude.
-        """
-        n_targets = y.shape[1]
-        if self.returns == "diff":
-            return np.max(np.abs(y), axis=0)
-        if self.returns == "log":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return 1.0 + np.max(np.abs(np.log(y)), axis=0)
-        if self.returns == "pct":
-            return np.ones(n_targets)
-        return np.zeros(n_targets)
-
     def _min_history_length(self, n_targets: int) -> int:
         self._check_params()
         return max(MIN_INCREMENTS, n_targets + 2) + (0 if self.returns is None else 1)
@@ -261,9 +244,7 @@ class DCCGarchForecaster(BaseJointForecaster):
 
         # Targets whose increments never vary (a constant series, a straight line) have
         # no GARCH model: refuse them, or continue them deterministically.
-        levels = self._rounding_levels(y)
-        constant = np.array([is_constant(increments[:, i], level=levels[i])
-                             for i in range(n_targets)])
+        constant = self._constant_increment_targets(y, increments)
         if constant.any() and self.constant_increments == "raise":
             raise ValueError(f"The increments of target {names[int(np.argmax(constant))]!r} "
                              "are constant; a GARCH model needs a series that varies. Drop "

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from jointdist.base import CONSTANT_TOLERANCE, is_constant
+
 __all__ = ["CONSTANT_TOLERANCE", "DISTRIBUTIONS", "GarchFit", "MEANS", "fit_garch",
            "garch_variance_step", "is_constant"]
 
@@ -92,42 +94,6 @@ def build_arch_model(x: np.ndarray, *, mean: str = "constant", dist: str = "norm
                                  needed_by="DCCGarchForecaster").arch_model
     return arch_model(x, mean=MEANS[mean], vol="GARCH", p=1, o=int(bool(asymmetric)), q=1,
                       dist=DISTRIBUTIONS[dist], rescale=False)
-
-
-#: Increments whose standard deviation is at most this many units of rounding
-#: (machine epsilon times the series' level) are constant.  A difference of two rounded
-#: values is off by at most ``eps * level``, so a straight line computed at any level
-#: stays well inside the bound (its increments spread by at most about 2 units).
-CONSTANT_TOLERANCE = 16.0
-
-
-def is_constant(x: np.ndarray, level: float | None = None) -> bool:
-    """Whether a series of increments is constant up to rounding (GARCH is undefined).
-
-    The test is relative to the series' own magnitudes, never absolute: ``x`` is
-    constant when ``std(x) <= CONSTANT_TOLERANCE * eps * max(level, max|x|)``, with
-    ``eps`` the float64 machine epsilon.  A random walk with steps of ``1e-15`` is
-    therefore a varying series, and a straight line at a level of ``1e12`` (whose
-    differences carry rounding noise of about ``1e-4``) one with constant increments.
-
-    Parameters
-    ----------
-    x : ndarray of shape (T,)
-        Increments of one target.
-    level : float, optional
-        Magnitude of the values the increments were computed from (``max |y|`` for
-        differences of levels ``y``), which sets the size of their rounding errors.
-        By default ``max |x|`` (``x`` itself is the data).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    magnitude = float(np.max(np.abs(x))) if x.size else 0.0
-    if not np.isfinite(magnitude):
-        return True
-    # std of x / max|x|, scaled back: np.std(x) itself underflows to 0 below ~1e-154
-    spread = float(np.std(x / magnitude)) * magnitude if magnitude > 0 else 0.0
-    if level is not None:
-        magnitude = max(magnitude, abs(float(level)))
-    return spread <= CONSTANT_TOLERANCE * np.finfo(np.float64).eps * magnitude
 
 
 def fit_garch(x: np.ndarray, *, mean: str = "constant", dist: str = "normal",

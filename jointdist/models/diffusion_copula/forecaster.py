@@ -330,8 +330,9 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
 
         self.center_ = increments.mean(axis=0)
         scale = increments.std(axis=0)
-        # constant increments, judged relative to their level (1e-12 steps vary)
-        deterministic = ~(scale > 1e-9 * np.abs(self.center_))
+        # constant increments up to rounding, judged relative to the series' level (as in
+        # DCC: steps of 1e-12 vary, a straight line at 1e12 does not)
+        deterministic = self._constant_increment_targets(y, increments)
         self.deterministic_targets_ = deterministic
         self.modelled_targets_ = np.flatnonzero(~deterministic)
         self.scale_ = np.where(deterministic, 1.0, scale)
