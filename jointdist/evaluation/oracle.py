@@ -180,20 +180,11 @@ def portfolio_weights(n_targets: int, n_portfolios: int = N_PORTFOLIOS) -> np.nd
     return np.concatenate([long_only, long_short]).T
 
 
-def _one_dim_energy(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fair 1-D energy distance of every column and the spread of ``b``.
-
-    ``a`` (m, H, K), ``b`` (k, H, K) -> both of shape (H, K), by sorting.
-    """
-    ta = torch.from_numpy(np.ascontiguousarray(a)).permute(1, 2, 0)  # (H, K, m)
-    tb = torch.from_numpy(np.ascontiguousarray(b)).permute(1, 2, 0)
-    m, k = ta.shape[-1], tb.shape[-1]
-    s_aa = sorted_pair_sum(sort_last(ta))
-    s_bb = sorted_pair_sum(sort_last(tb))
-    s_all = sorted_pair_sum(sort_last(torch.cat([ta, tb], dim=-1)))
-    cross = 0.5 * (s_all - s_aa - s_bb) / (m * k)
-    spread_b = s_bb / (k * (k - 1))
-    return (2.0 * cross - s_aa / (m * (m - 1)) - spread_b).numpy(), spread_b.numpy()
+def _one_dim_spread(b: np.ndarray) -> np.ndarray:
+    """``E|Y - Y'|`` (U-statistic) of every column of ``b`` (k, H, K) -> (H, K), by sorting."""
+    tb = torch.from_numpy(np.ascontiguousarray(b)).permute(1, 2, 0)  # (H, K, k)
+    k = tb.shape[-1]
+    return (sorted_pair_sum(sort_last(tb)) / (k * (k - 1))).numpy()
 
 
 def _standardize(samples: np.ndarray, futures: np.ndarray,
@@ -256,7 +247,9 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     z_x, z_y = _standardize(samples, futures, centre)
     z_spread = oracle_spread(z_y)
     weights = portfolio_weights(samples.shape[-1])
-    port_ed, port_spread = _one_dim_energy(z_x @ weights, z_y @ weights)  # (H, K)
+    port_x, port_y = z_x @ weights, z_y @ weights  # (n, H, K) portfolio values
+    port_ed = np.asarray(marginal_energy(port_x, port_y, per_horizon=True, per_target=True))
+    port_spread = _one_dim_spread(port_y)
     spread_floored = _positive_floor(spread, np.abs(centre).max(-1))
     return {
         "normalized_energy_distance": energy / spread_floored,
