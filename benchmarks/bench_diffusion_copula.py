@@ -15,7 +15,8 @@ Three studies (issue 16):
     Strong lower-tail dependence: i.i.d. returns whose copula is a Clayton copula
     (theta = 2, lambda_L = 0.71, no upper-tail dependence) with Student-t(4) marginals,
     N = 5.  The forecaster's marginals are fitted once and joined by the diffusion copula
-    (identity and full-covariance OU process), a Gaussian and a Student-t copula, each
+    (identity and full-covariance OU process; all 20 ODE times and the fast preset's
+    11), the flow-matching copula, a Gaussian and a Student-t copula, each
     fitted to the same in-sample PIT values; and DCC-GARCH
     (Student-t), fitted on T_fit steps; one-step forecasts (the data are i.i.d., so the
     one-step predictive from the end of the history is the forecast of every test step)
@@ -24,8 +25,15 @@ Three studies (issue 16):
 ``langevin``
     The bias of the annealed Langevin sampler with *exact* Gaussian-copula scores
     (rho = 0.7): Kendall's tau against the number of steps and the step size.
+``ode``
+    The bias of the probability-flow ODE sampler (``sampler="ode"``, K = 20 training
+    times) with *exact* Gaussian-copula scores, on all K times and on
+    ``sampling_times`` of them (the ``"fast"`` preset uses 11): the sampler is then a
+    linear map of its starting noise, so Kendall's tau of its output is computed
+    exactly (no Monte Carlo error) through the package's own ``_ode``.
 
-Run ``python benchmarks/bench_diffusion_copula.py [speed|tails|langevin] [options]``.
+Run ``python benchmarks/bench_diffusion_copula.py [speed|tails|langevin|ode] [options]``;
+``speed --n-jobs 1`` times the sampling on one thread.
 """
 
 from __future__ import annotations
@@ -74,6 +82,8 @@ def _speed_worker(args) -> int:
 
     y = make_levels(args.n_rows, args.n_targets)
     model = DiffusionCopulaForecaster(copula=args.copula, random_state=args.seed)
+    if args.n_jobs is not None:
+        model.set_params(n_jobs=args.n_jobs)
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(y)
     fit = (time.perf_counter() - wall, time.process_time() - cpu)
@@ -96,6 +106,8 @@ def _run_speed_repeat(code_path, args, seed):
     cmd = [sys.executable, os.path.abspath(__file__), "speed", "--worker-json", out,
            "--seed", str(seed), "--n-rows", str(args.n_rows), "--n-targets",
            str(args.n_targets), "--copula", args.copula]
+    if args.n_jobs is not None:
+        cmd += ["--n-jobs", str(args.n_jobs)]
     subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
     with open(out) as fh:
         res = json.load(fh)
@@ -119,8 +131,9 @@ def speed(args) -> int:
             print(f"  repeat {rep} {label}: fit {res['fit_s']:.1f} s (cpu "
                   f"{res['fit_cpu_s']:.1f}), predict {res['predict_s']:.1f} s (cpu "
                   f"{res['predict_cpu_s']:.1f})", flush=True)
-    print(f"\nDiffusionCopulaForecaster(copula={args.copula!r}) defaults, T={args.n_rows}, "
-          f"N={args.n_targets}, {args.repeats} repeats, {os.cpu_count()} CPUs, "
+    jobs = "" if args.n_jobs is None else f", n_jobs={args.n_jobs}"
+    print(f"\nDiffusionCopulaForecaster(copula={args.copula!r}) defaults{jobs}, "
+          f"T={args.n_rows}, N={args.n_targets}, {args.repeats} repeats, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the end, {date.today()}")
     keys = [("fit_s", "fit wall s", FIT_BUDGET_S), ("fit_cpu_s", "fit CPU s", None),
             ("predict_s", "predict_samples(63, 1000) wall s", PREDICT_BUDGET_S),
@@ -164,6 +177,7 @@ def tails(args) -> int:
     from jointdist.models.diffusion_copula import (
         ClassificationDiffusionCopula,
         DiffusionCopulaForecaster,
+        FlowMatchingCopula,
         GaussianCopula,
         StudentTCopula,
         crps_on_joint_extremes,
@@ -210,8 +224,11 @@ def tails(args) -> int:
                                           random_state=seed).fit(train)
         marginal_s = time.perf_counter() - start
         copulas = [("diffusion", ClassificationDiffusionCopula(random_state=seed)),
+                   ("diffusion, ODE on 11 times (fast preset)",
+                    ClassificationDiffusionCopula(sampling_times=11, random_state=seed)),
                    ("diffusion, full OU",
                     ClassificationDiffusionCopula(covariance="full", random_state=seed)),
+                   ("flow matching", FlowMatchingCopula(random_state=seed)),
                    ("Gaussian copula", GaussianCopula()),
                    ("Student-t copula", StudentTCopula())]
         for name, cop in copulas:
@@ -296,10 +313,61 @@ def langevin(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- ode
+class _ExactGaussianRatio:
+    """Stands in for the CDC classifier: the exact ``F_s(x) = log p_s(x) - log
+    N(x; 0, I)`` of a Gaussian copula, ``p_s = N(0, a_s Sigma + (1 - a_s) I)``."""
+
+    def __init__(self, sigma, alphas):
+        import torch
+
+        eye = np.eye(len(sigma))
+        self.quad = [torch.as_tensor(np.linalg.inv(a * sigma + (1 - a) * eye) - eye,
+                                     dtype=torch.float64) for a in alphas]
+
+    def log_ratio(self, x, s):
+        return -0.5 * ((x @ self.quad[s]) * x).sum(1)
+
+
+def ode_study(args) -> int:
+    import torch
+
+    from jointdist.models.diffusion_copula import ClassificationDiffusionCopula
+
+    torch.set_num_threads(1)
+    cases = [("2-d, rho = 0.3", 2, 0.3), ("2-d, rho = 0.7", 2, 0.7), ("2-d, rho = 0.9", 2, 0.9),
+             ("2-d, rho = -0.5", 2, -0.5), ("5-d, equicorrelation 0.8", 5, 0.8),
+             ("10-d, equicorrelation 0.5", 10, 0.5)]
+    counts = [None, 14, 11, 8]
+    print("probability-flow ODE (PEC trapezoidal), K = 20 times on [0, 3], exact Gaussian "
+          "scores: Kendall's tau of the output minus the truth (exact, float64)")
+    print("| copula | true tau | " + " | ".join(f"{m or 20} times" for m in counts) + " |")
+    print("|---" * (len(counts) + 2) + "|")
+    for name, d, rho in cases:
+        sigma = np.full((d, d), rho) + (1 - rho) * np.eye(d)
+        cdc = ClassificationDiffusionCopula(n_times=20, t_max=3.0)
+        cdc.alphas_ = np.linspace(1.0, math.exp(-6.0), 20)
+        cdc.times_ = -0.5 * np.log(cdc.alphas_)
+        cdc.n_dims_ = d
+        cdc.model_ = _ExactGaussianRatio(sigma, cdc.alphas_)
+        cdc._set_covariance(np.eye(d), "cpu")
+        truth = 2 / np.pi * math.asin(rho)
+        cells = []
+        for m in counts:
+            cdc.sampling_times = m
+            # the sampler is linear (no clamping at |x| <= 1): x_0 = x_T A, Cov = A'A
+            a = cdc._ode(torch.eye(d, dtype=torch.float64) * 1e-3).numpy() * 1e3
+            cov = a.T @ a
+            corr = cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])
+            cells.append(f"{2 / np.pi * math.asin(corr) - truth:+.4f}")
+        print(f"| {name} | {truth:.4f} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", nargs="?", default="speed",
-                        choices=["speed", "tails", "langevin"])
+                        choices=["speed", "tails", "langevin", "ode"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-targets", type=int, default=None)
     parser.add_argument("--n-rows", type=int, default=504)
@@ -310,6 +378,8 @@ def main(argv=None) -> int:
                         help="exit with status 1 if a median exceeds its budget")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="speed: sampling threads (default: the model's, 2)")
     parser.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, default=2, help="tails: data sets")
     parser.add_argument("--t-fit", type=int, default=1000, help="tails: training steps")
@@ -318,7 +388,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.n_targets is None:
         args.n_targets = 5 if args.study == "tails" else 10
-    return {"speed": speed, "tails": tails, "langevin": langevin}[args.study](args)
+    return {"speed": speed, "tails": tails, "langevin": langevin,
+            "ode": ode_study}[args.study](args)
 
 
 if __name__ == "__main__":

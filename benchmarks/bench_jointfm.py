@@ -52,6 +52,33 @@ def bench_speed(checkpoint, threads, repeats):
                   f"{t * 1e3:.1f} ms (median of {repeats})")
 
 
+def bench_speed_side_by_side(checkpoints, threads, repeats):
+    """``predict_samples(63, 10000)`` (N=10, T=504) of several checkpoints, alternating.
+
+    Every repeat times each checkpoint once, in turn, so that a changing load on a
+    shared machine hits all alike; medians and their ratio to the first checkpoint.
+    """
+    y = np.cumsum(np.random.default_rng(0).normal(size=(504, 10)), axis=0)
+    for th in threads:
+        torch.set_num_threads(th)
+        for head in ("skewt", "gmm"):
+            fcs = [JointFMForecaster(ck, head=head, random_state=0).fit(y)
+                   for ck in checkpoints]
+            times = [[] for _ in fcs]
+            for fc in fcs:  # warm-up
+                fc.predict_samples(63, 10000)
+            for _ in range(repeats):
+                for fc, out in zip(fcs, times):
+                    start = time.perf_counter()
+                    fc.predict_samples(63, 10000)
+                    out.append(time.perf_counter() - start)
+            med = [float(np.median(t)) for t in times]
+            for ck, fc, m in zip(checkpoints, fcs, med):
+                print(f"[{th} thread(s)] head={head} {ck} ({fc.model_.n_parameters:,} "
+                      f"parameters): predict_samples(63, 10000) {m * 1e3:.1f} ms, "
+                      f"{m / med[0]:.2f}x the first (median of {repeats}, alternating)")
+
+
 def bench_train_step(config_name, batch_sizes, threads, repeats):
     from jointdist.datasets.sde import SDEStream
     from jointdist.models.jointfm import JointFM, TrainConfig
@@ -127,6 +154,8 @@ def scale_experiment(out_root, max_seconds):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="default")
+    p.add_argument("--compare", nargs="+", default=None, metavar="CHECKPOINT",
+                   help="time predict_samples of --checkpoint and these side by side")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--train-step", action="store_true")
@@ -142,6 +171,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.scale_experiment:
         scale_experiment(args.out, args.max_seconds)
+        return
+    if args.compare:
+        bench_speed_side_by_side([args.checkpoint, *args.compare], args.threads,
+                                 args.repeats)
         return
     bench_speed(args.checkpoint, args.threads, args.repeats)
     if args.train_step:

@@ -132,6 +132,9 @@ def main():
     parser.add_argument("--out-dir", default="benchmarks/output")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's choice)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                        help="also score JointFMForecaster(PATH) under the model name "
+                             "NAME (repeatable), e.g. a training run's best/jointfm")
     parser.add_argument("--reuse", default=None, metavar="DIR",
                         help="reuse the rows of models already scored in DIR (same "
                              "settings) instead of scoring them again")
@@ -141,8 +144,16 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out_dir, exist_ok=True)
-    names = args.models.split(",")
+    names = [m for m in args.models.split(",") if m]
     models = {name: make_model(name, 0) for name in names}
+    for spec in args.checkpoint:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path or label in models:
+            raise SystemExit(f"--checkpoint wants NAME=PATH with a new NAME; got {spec!r}.")
+        from jointdist.models import JointFMForecaster
+
+        models[label] = JointFMForecaster(path, random_state=0)
+        names.append(label)
     for name, settings in _benchmarks(args):
         start = time.perf_counter()
         bench = _load(settings)

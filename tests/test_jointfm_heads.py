@@ -237,3 +237,30 @@ def test_half_normal_transform_is_accurate_and_finite_in_the_tails(dtype):
                                atol=1e-6 if dtype == torch.float32 else 1e-14)
     far = _half_normal_of(torch.tensor([20.0, 50.0, 1e6], dtype=dtype))
     assert torch.isfinite(far).all() and torch.all(far > 8)
+
+
+def test_woodbury_with_sample_dimensions_equals_one_vector_at_a_time():
+    """Futures in front of the parameters' dimensions go into one right-hand side per
+    (B, K, H); values and gradients are those of scoring each future on its own."""
+    from jointdist.models.jointfm.heads import _lowrank_quad_logdet
+
+    g = torch.Generator().manual_seed(0)
+    B, K, H, N, r, S = 2, 3, 4, 5, 7, 6  # r > N: the full-rank empirical path
+    diag = torch.rand(B, K, H, N, generator=g) + 0.1
+    factor = torch.randn(B, K, H, N, r, generator=g, requires_grad=True)
+    e = torch.randn(S, B, K, H, N, generator=g)
+    quad, logdet = _lowrank_quad_logdet(e, diag, factor)
+    (quad.sum() + S * logdet.sum()).backward()  # what S separate calls add up to
+    grad = factor.grad.clone()
+    factor.grad = None
+    one = [_lowrank_quad_logdet(e[s], diag, factor) for s in range(S)]
+    torch.testing.assert_close(quad, torch.stack([q for q, _ in one]))
+    for _, ld in one:  # the log-determinant has the parameters' shape
+        torch.testing.assert_close(logdet, ld)
+    sum(q.sum() + ld.sum() for q, ld in one).backward()
+    torch.testing.assert_close(grad, factor.grad)
+    # against the dense covariance
+    cov = torch.diag_embed(diag.double() ** 2) + factor.double() @ factor.double().mT
+    dense = (e.double().unsqueeze(-2) @ torch.linalg.solve(cov, e.double().unsqueeze(-1)))
+    torch.testing.assert_close(quad.double(), dense[..., 0, 0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logdet.double(), torch.logdet(cov), rtol=1e-5, atol=1e-5)

@@ -17,11 +17,18 @@ TINY = dict(context_length=96, max_horizon=8, patch_size=16, d_model=32, n_heads
             n_blocks=2, d_ff=64, n_components=2, rank=2)
 
 
-@pytest.fixture(scope="module", params=[0, 3], ids=["learned-factors",
-                                                    "empirical-dependence"])
+@pytest.fixture(scope="module", params=[0, 3, "full"],
+                ids=["learned-factors", "empirical-dependence", "correlation-aware-full-rank"])
 def net(request):
     torch.manual_seed(0)
-    return JointFM(JointFMConfig(**TINY, empirical_rank=request.param)).eval()
+    if request.param != "full":
+        return JointFM(JointFMConfig(**TINY, empirical_rank=request.param)).eval()
+    model = JointFM(JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True))
+    with torch.no_grad():  # they start at zero; give them something to do
+        for lin in [*model.corr_bias, model.corr_embed]:
+            lin.weight.normal_(0.0, 1.0)
+            lin.bias.normal_(0.0, 0.5)
+    return model.eval()
 
 
 def _ctx(B, T, N, seed=0):
@@ -316,3 +323,75 @@ def test_pickled_code_is_refused_even_with_a_matching_hash(tmp_path, net):
     write_manifest(tmp_path / "m")
     with pytest.raises(ValueError, match="weights-only"):
         load_weights(tmp_path / "m")
+
+
+def test_full_rank_dependence_is_the_whole_context_correlation():
+    from jointdist.models.jointfm.model import context_correlation, empirical_dependence
+
+    rng = np.random.default_rng(3)
+    C = np.array([[1.0, 0.6, -0.4, 0.2], [0.6, 1.0, -0.2, 0.1], [-0.4, -0.2, 1.0, 0.3],
+                  [0.2, 0.1, 0.3, 1.0]])
+    x = np.cumsum(rng.multivariate_normal(np.zeros(4), C, size=300), axis=0)
+    z = torch.tensor(x[None], dtype=torch.float32)
+    mask = torch.ones(1, 300, dtype=torch.bool)
+    corr = context_correlation(z, mask)
+    np.testing.assert_allclose(corr[0].numpy(), _corr_of_increments(x), atol=1e-5)
+    e = empirical_dependence(z, mask, rank="full", corr=corr)[0].double()
+    assert e.shape == (4, 4)
+    np.testing.assert_allclose((e @ e.T).numpy(), _corr_of_increments(x), atol=1e-4)
+    # the same loadings as an explicit rank N
+    e4 = empirical_dependence(z, mask, rank=4)[0].double()
+    torch.testing.assert_close(e4 @ e4.T, e @ e.T)
+
+
+def test_correlation_bias_config_round_trip_and_validation(tmp_path):
+    cfg = JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True)
+    cfg.to_json(tmp_path / "c.json")
+    back = JointFMConfig.from_json(tmp_path / "c.json")
+    assert back.empirical_rank == "full" and back.correlation_bias is True
+    # off (the default) is left out, so configs written before it stay byte-identical
+    assert "correlation_bias" not in JointFMConfig(**TINY).to_dict()
+    with pytest.raises(ValueError, match="empirical_rank must be an integer >= 0 or 'full'"):
+        JointFMConfig(**TINY, empirical_rank="half")
+    with pytest.raises(ValueError, match="empirical_rank"):
+        JointFMConfig(**TINY, empirical_rank=-1)
+    with pytest.raises(ValueError, match="correlation_bias must be true or false"):
+        JointFMConfig(**TINY, correlation_bias=1)
+
+
+def test_correlation_path_starts_as_the_network_without_it():
+    """Zero-initialized, the correlation-aware attention computes the source network's
+    function, so a warm start begins where the source ended; trained, it changes it."""
+    torch.manual_seed(0)
+    plain = JointFM(JointFMConfig(**TINY, empirical_rank="full")).eval()
+    aware = JointFM(JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True))
+    missing = aware.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(("corr_bias.", "corr_embed.")) for k in missing)
+    aware.eval()
+    x = _ctx(2, 96, 4)
+    with torch.no_grad():
+        a, b = plain(x), aware(x)
+        for name in a.distributions:
+            torch.testing.assert_close(b.distributions[name].loc, a.distributions[name].loc)
+            torch.testing.assert_close(b.distributions[name].factor,
+                                       a.distributions[name].factor)
+        aware.corr_bias[0].weight.fill_(1.0)
+        c = aware(x)
+    assert not torch.allclose(c.distributions["gmm"].loc, a.distributions["gmm"].loc)
+
+
+def test_correlation_features_of_padded_targets_and_feature_series():
+    from jointdist.models.jointfm.model import correlation_features
+
+    corr = torch.tensor([[[1.0, 0.5, -0.2], [0.5, 1.0, 0.9], [-0.2, 0.9, 1.0]]])
+    pair, node = correlation_features(corr, n_features=1)
+    assert pair.shape == (1, 4, 4, 3) and node.shape == (1, 4, 3)
+    torch.testing.assert_close(pair[0, :3, :3, 0], corr[0] - torch.eye(3))
+    assert torch.all(pair[0, 3, :, :2] == 0) and torch.all(pair[0, :, 3, :2] == 0)
+    torch.testing.assert_close(pair[0, ..., 2], torch.eye(4))
+    torch.testing.assert_close(node[0, 0], torch.tensor([0.15, 0.35, 0.5]))
+    assert torch.all(node[0, 3] == 0)
+    # a padded third target: the summaries are those of the two real ones
+    padded, node_p = correlation_features(corr, 0, torch.tensor([[True, True, False]]))
+    torch.testing.assert_close(node_p[0, :2], torch.tensor([[0.5, 0.5, 0.5]] * 2))
+    assert torch.all(padded[0, 2, :, :2] == 0) and torch.all(node_p[0, 2] == 0)

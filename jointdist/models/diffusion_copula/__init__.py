@@ -4,7 +4,8 @@ Public pieces:
 
 * :class:`DiffusionCopulaForecaster` -- the forecaster (``BaseJointForecaster``);
 * :class:`ClassificationDiffusionCopula` (identity or full-covariance OU process),
-  :class:`GaussianCopula`, :class:`StudentTCopula` -- copulas with a common
+  :class:`FlowMatchingCopula`, :class:`GaussianCopula`, :class:`StudentTCopula` --
+  copulas with a common
   ``fit(u) / log_density(u) / sample(n, rng)`` interface;
 * :class:`NLTMixture` -- Normal/Laplace/Student-t mixture with CDF and inverse CDF;
 * :mod:`~jointdist.models.diffusion_copula.diagnostics` -- PIT, QQ, tail, joint-extreme
@@ -13,6 +14,7 @@ Public pieces:
 
 from jointdist.models.diffusion_copula.copula import (
     ClassificationDiffusionCopula,
+    FlowMatchingCopula,
     GaussianCopula,
     StudentTCopula,
 )
@@ -39,6 +41,7 @@ from jointdist.models.diffusion_copula.mixture import NLTMixture
 __all__ = [
     "ClassificationDiffusionCopula",
     "DiffusionCopulaForecaster",
+    "FlowMatchingCopula",
     "GaussianCopula",
     "NLTMixture",
     "StudentTCopula",

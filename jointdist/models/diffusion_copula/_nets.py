@@ -107,12 +107,34 @@ class MixtureDensityNetworkModule(nn.Module):
             last.bias[2 * c:3 * c] = torch.as_tensor(inv_softplus, dtype=torch.float32)
             last.bias[3 * c:] = float(np.log(np.expm1(3.0)))  # df = 2 + 3
 
+    def lstm_state(self, windows):
+        """LSTM state ``(h, c)`` after reading ``windows`` (B, j) from the zero state."""
+        x = windows.clamp(-INPUT_CLIP, INPUT_CLIP)
+        _, state = self.lstm(x[:, :, None])
+        return state
+
+    def head_output(self, windows, target_idx, state=None, n_known=0):
+        """Raw head output (B, 3 C + n_student): logits, locations and the
+        pre-softplus scales and degrees of freedom.
+
+        ``state`` (from :meth:`lstm_state`) is the LSTM state after the first
+        ``n_known`` values of each window, which are then not read again: the same
+        output as from the whole window, for less work when many windows share their
+        beginning (the first steps of sampled paths).
+        """
+        x = windows.clamp(-INPUT_CLIP, INPUT_CLIP)
+        if state is None:
+            _, (h, _) = self.lstm(x[:, :, None])
+        elif n_known >= x.shape[1]:
+            h = state[0]
+        else:
+            _, (h, _) = self.lstm(x[:, n_known:, None], state)
+        feats = torch.cat([window_features(x), self.embedding(target_idx)], 1)
+        return self.head(torch.cat([h[-1], self.mlp(feats)], 1))
+
     def forward(self, windows, target_idx) -> MDNOutput:
         cfg = self.config
-        x = windows.clamp(-INPUT_CLIP, INPUT_CLIP)
-        _, (h, _) = self.lstm(x[:, :, None])
-        feats = torch.cat([window_features(x), self.embedding(target_idx)], 1)
-        out = self.head(torch.cat([h[-1], self.mlp(feats)], 1))
+        out = self.head_output(windows, target_idx)
         c = cfg.n_components
         logits, loc = out[:, :c], out[:, c:2 * c]
         scale = F.softplus(out[:, 2 * c:3 * c]) + 1e-3
@@ -120,3 +142,30 @@ class MixtureDensityNetworkModule(nn.Module):
         # temperature scaling of the weights (Appendix B: tau = 0.5)
         log_weights = torch.log_softmax(logits / cfg.temperature, dim=1)
         return MDNOutput(log_weights, loc, scale, df, cfg.n_normal, cfg.n_laplace)
+
+
+class FlowVelocityModule(nn.Module):
+    """Residual MLP ``(x, t) -> v`` of the flow-matching copula; ``t`` enters through
+    Fourier features ``(t, sin 2 pi j t, cos 2 pi j t)``, j = 1..n_frequencies."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = cfg
+        n_time = 1 + 2 * cfg.n_frequencies
+        self.inp = nn.Linear(cfg.n_dims + n_time, cfg.hidden_size)
+        self.blocks = nn.ModuleList(_ResidualBlock(cfg.hidden_size)
+                                    for _ in range(cfg.n_blocks))
+        self.out = nn.Linear(cfg.hidden_size, cfg.n_dims)
+        nn.init.zeros_(self.out.weight)  # start from the zero velocity field
+        nn.init.zeros_(self.out.bias)
+        freq = 2.0 * np.pi * np.arange(1, cfg.n_frequencies + 1)
+        self.register_buffer("freq", torch.as_tensor(freq, dtype=torch.float32))
+
+    def forward(self, x, t):
+        """Velocity at points ``x`` (B, d) and times ``t`` (B,) in [0, 1]."""
+        angle = t[:, None] * self.freq.to(x.dtype)
+        feats = torch.cat([x, t[:, None], torch.sin(angle), torch.cos(angle)], 1)
+        h = torch.nn.functional.silu(self.inp(feats))
+        for block in self.blocks:
+            h = block(h)
+        return self.out(torch.nn.functional.silu(h))

@@ -18,6 +18,7 @@ from jointdist.models.diffusion_copula._torch_context import (
 )
 from jointdist.models.diffusion_copula.copula import (
     ClassificationDiffusionCopula,
+    FlowMatchingCopula,
     GaussianCopula,
     StudentTCopula,
 )
@@ -30,16 +31,17 @@ from jointdist.models.diffusion_copula.marginals import (
 
 __all__ = ["DiffusionCopulaForecaster", "PRESETS", "MAX_SAMPLE_SIZE", "WARN_SAMPLE_SIZE"]
 
-_COPULAS = ("diffusion", "gaussian", "student-t")
+_COPULAS = ("diffusion", "flow-matching", "gaussian", "student-t")
 #: Values of the parameters left at None, per ``preset``.  ``"fast"`` is sized for two
-#: CPU cores (a fit of T = 504, N = 10 in about 16 CPU seconds, 1000 paths of 63 steps
-#: in about 10, measured 2026-12-01); ``"paper"`` has the architecture and copula
+#: CPU cores (a fit of T = 504, N = 10 in 18-21 CPU seconds, 1000 paths of 63 steps in
+#: about 8.5, measured 2026-12-01 on a shared machine; its copula samples the ODE on 11
+#: of its 20 training times); ``"paper"`` has the architecture and copula
 #: settings of seed 002 and its authors' code (LSTM 128 x 5; CDC with about 10 times,
 #: Adam 5e-5, batch 1024, Langevin sampling), meant for a GPU: on two CPU cores one fit
 #: takes many minutes.
 PRESETS = {
     "fast": {"lstm_hidden": 16, "lstm_layers": 1,
-             "copula": {}},
+             "copula": {"sampling_times": 11}},
     "paper": {"lstm_hidden": 128, "lstm_layers": 5,
               "copula": {"n_times": 10, "hidden_size": 128, "learning_rate": 5e-5,
                          "batch_size": 1024, "max_steps": 20000, "eval_every": 500,
@@ -55,10 +57,13 @@ WARN_SAMPLE_SIZE = 10**7
 _BLOCK_PATHS = 250
 #: Tolerance of the inverse marginal CDF while sampling: the tail probability of each
 #: sampled value is within this relative error of its copula draw (``u = 1e-8`` is hit to
-#: 1e-15 absolute).  Invisible in any Monte Carlo statistic and one Newton step cheaper
-#: than the default ``ICDF_TOL`` (1e-10) of :meth:`NLTMixture.icdf`.
-SAMPLING_ICDF_TOL = 1e-7
-#: Rough sampling cost per sampled value on two cores (for the messages): 10 CPU
+#: 1e-14 absolute).  The copula draws themselves carry about that much: they are float32
+#: normal scores ``z`` (relative rounding 6e-8), and ``Phi(z)`` moves by ``z^2 * 6e-8``
+#: relative in the tail, 1.5e-6 at ``z = 5``.  Invisible in any Monte Carlo statistic;
+#: from the approximate start of :meth:`NLTMixture.icdf` one exact evaluation per value
+#: meets it (its default ``ICDF_TOL`` is 1e-10).
+SAMPLING_ICDF_TOL = 1e-6
+#: Rough sampling cost per sampled value on two cores (for the messages): 8.5 CPU
 #: seconds for 1000 x 63 x 10 values on our machines (2026-12-01), two threads.
 _SECONDS_PER_VALUE = 1e-5
 #: Increments needed beyond the window: enough windows to train and to validate on.
@@ -96,10 +101,14 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
 
     Parameters
     ----------
-    copula : {"diffusion", "gaussian", "student-t"} or copula estimator, default="diffusion"
+    copula : {"diffusion", "flow-matching", "gaussian", "student-t"} or copula estimator, \
+default="diffusion"
         The dependence model.  ``"diffusion"`` is a
         :class:`~jointdist.models.diffusion_copula.ClassificationDiffusionCopula` with
-        the preset's settings (probability-flow ODE sampler for ``"fast"``);
+        the preset's settings (probability-flow ODE sampler on 11 of the 20 training
+        times for ``"fast"``); ``"flow-matching"`` a
+        :class:`~jointdist.models.diffusion_copula.FlowMatchingCopula` (seed 002's
+        third dependence model, default settings);
         ``"gaussian"`` a :class:`~jointdist.models.diffusion_copula.GaussianCopula` and
         ``"student-t"`` a :class:`~jointdist.models.diffusion_copula.StudentTCopula`
         (parametric benchmarks).
@@ -201,8 +210,10 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
     -----
     The ``"fast"`` preset is far smaller than the paper (LSTM 16 x 1 instead of
     128 x 5, one network shared by all targets instead of one per asset) so that a
-    fit on 504 steps of 10 series takes about 30 s on two CPU cores; ``preset="paper"``
-    or the individual parameters reach the paper's values.
+    fit on 504 steps of 10 series takes about 20 s on two CPU cores; ``preset="paper"``
+    or the individual parameters reach the paper's values.  Sampling 1000 paths of 63
+    steps for 10 series costs about 8.5 CPU seconds (a third each: the LSTM re-reading
+    the windows, the copula's classifier gradients, the inverse CDFs).
 
     Examples
     --------
@@ -292,7 +303,8 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
                 raise ValueError(f"copula must be one of {_COPULAS} or a copula estimator; "
                                  f"got {self.copula!r}.")
         elif not all(hasattr(self.copula, m) for m in ("fit", "sample", "log_density")):
-            raise ValueError("copula must be 'diffusion', 'gaussian', 'student-t' or an "
+            raise ValueError("copula must be 'diffusion', 'flow-matching', 'gaussian', "
+                             "'student-t' or an "
                              "estimator with "
                              f"fit, sample and log_density methods; got {self.copula!r}.")
 
@@ -302,6 +314,11 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
                 return GaussianCopula()
             if self.copula == "student-t":
                 return StudentTCopula()
+            if self.copula == "flow-matching":
+                return FlowMatchingCopula(
+                    validation_fraction=min(self.validation_fraction, 0.3),
+                    device=self.device, n_threads=self.n_threads, random_state=seed,
+                    verbose=self.verbose)
             return ClassificationDiffusionCopula(
                 validation_fraction=min(self.validation_fraction, 0.3), device=self.device,
                 n_threads=self.n_threads, random_state=seed, verbose=self.verbose,
@@ -310,7 +327,7 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         params = cop.get_params()
         if params.get("random_state", 0) is None:
             cop.set_params(random_state=seed)
-        if isinstance(cop, ClassificationDiffusionCopula):
+        if isinstance(cop, (ClassificationDiffusionCopula, FlowMatchingCopula)):
             cop.set_params(device=self.device, n_threads=self.n_threads,
                            verbose=self.verbose or cop.verbose)
         return cop
@@ -504,15 +521,22 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
         CDFs conditioned on its own last ``window`` increments (eq. 10) and appends the
         result to its window: a loop over the horizon, vectorized over paths and
         targets.  The copula is time-invariant, so its vectors for several steps are
-        drawn at once (about 8192 per call).
+        drawn at once (about 8192 per call).  During the first ``window`` steps the
+        windows of all paths begin with the same observed increments: the LSTM reads
+        that common beginning once per target and each path only its own draws.
         """
+        import torch
+
         n = self.modelled_targets_.size
+        k = self.window
         windows = np.tile(self.last_window_.T, (n_paths, 1))  # (P N, k), target fastest
         tidx = np.tile(np.arange(n), n_paths)
         out = np.empty((n_paths, horizon, n))
         steps_per_draw = max(1, 8192 // n_paths)
         u = None
         with torch_threads(self.n_threads):
+            observed = torch.as_tensor(self.last_window_.T, dtype=torch.float32,
+                                       device=self.device_)
             for h in range(horizon):
                 if stop.is_set():
                     return out
@@ -520,7 +544,13 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
                 if j == 0:
                     steps = min(steps_per_draw, horizon - h)
                     u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
-                mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_)
+                state = None
+                if h < k:  # LSTM state after the observed part of the windows
+                    with torch.no_grad():
+                        state = tuple(s.repeat(1, n_paths, 1) for s in
+                                      self.marginal_model_.lstm_state(observed[:, h:]))
+                mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_,
+                                   state=state, n_known=k - h)
                 x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL)  # eq. 10
                 out[:, h] = x.reshape(n_paths, n)
                 windows = np.concatenate([windows[:, 1:], x[:, None]], axis=1)

@@ -243,6 +243,14 @@ class NLTMixture:
         above it ``log S(x) = log(1 - u)`` with the survival function, so both tails
         are resolved to a *relative* error ``tol`` of the tail probability.
 
+        When every Student-t component has ``df >= 2`` the iterations first run on a
+        cheap approximation of the Student-t tails (a table, see ``_approx_t_tail``,
+        relative error about 1e-5, at most 4e-4), and the exact iterations start from
+        that root: usually one exact evaluation of ``scipy.special.stdtr`` per point
+        (the costliest call) instead of two to three.  The result is the exact
+        iterations' and meets ``tol`` as before; the approximation only moves the
+        starting point.
+
         Parameters
         ----------
         u : ndarray in (0, 1), batch shape
@@ -269,32 +277,15 @@ class NLTMixture:
         lo, hi, x = self._quantile_bracket(u)
         upper = u > 0.5
         target = np.where(upper, 1.0 - u, u)  # tail probability to hit
-        log_target = np.log(target)
-        idx = np.arange(u.size)
-        for _ in range(max_iter):
-            if idx.size == 0:
-                break
-            xs, ts, up = x[idx], target[idx], upper[idx]
-            tail, dens = _tail_and_pdf(xs, up, w[idx], loc[idx], scale[idx], nu[idx],
-                                       log_norm_t[idx], self.n_normal, self.n_laplace)
-            # g increasing in x: F(x) - u below the median, (1 - u) - S(x) above
-            g = np.where(up, ts - tail, tail - ts)
-            los = np.where(g < 0, xs, lo[idx])
-            his = np.where(g > 0, xs, hi[idx])
-            rel = np.abs(g) / ts
-            done = (rel <= tol) | (his - los <= tol * (1.0 + np.abs(xs)))
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                # Newton on log(tail): step = -(log tail - log target) / (dens / tail)
-                log_gap = np.log(tail) - log_target[idx]
-                newton = xs - np.where(up, -1.0, 1.0) * log_gap * tail / dens
-            ok = np.isfinite(newton) & (newton > los) & (newton < his)
-            # quadratic convergence: from a relative error e, the Newton step lands
-            # within about e^2; accept it unchecked when 100 e^2 <= tol (one fewer
-            # evaluation of the Student-t CDFs per point)
-            final = ~done & ok & (100.0 * rel * rel <= tol)
-            x[idx] = np.where(done, xs, np.where(ok, newton, 0.5 * (los + his)))
-            lo[idx], hi[idx] = los, his
-            idx = idx[~(done | final)]
+        params = (w, loc, scale, nu, log_norm_t, self.n_normal, self.n_laplace)
+        if nu.size and np.all(nu >= 2.0):
+            # cheap iterations on approximate Student-t tails: a starting point only
+            # (on copies of the bracket, which they may mis-refine)
+            # (to 1e-5, about the approximation's own error)
+            x = _newton_log_tail(x, lo.copy(), hi.copy(), target, upper, params,
+                                 max(tol, _APPROX_TOL), max_iter, approx=True)
+            x = np.clip(x, lo, hi)
+        x = _newton_log_tail(x, lo, hi, target, upper, params, tol, max_iter)
         return x.reshape(shape)
 
     def _take(self, idx) -> "NLTMixture":
@@ -311,11 +302,100 @@ class NLTMixture:
         return np.sum(self.weights * self.loc, axis=-1)
 
 
-def _tail_and_pdf(x, upper, w, loc, scale, nu, log_norm_t, n_normal, n_laplace):
+def _newton_log_tail(x, lo, hi, target, upper, params, tol, max_iter, approx=False):
+    """Safeguarded Newton iterations on ``log tail(x) = log target`` (see ``icdf``).
+
+    ``x``, ``lo`` and ``hi`` (flat) are updated in place and ``x`` is returned;
+    ``approx`` evaluates the Student-t tails by ``_approx_t_tail``.
+    """
+    w, loc, scale, nu, log_norm_t, n_normal, n_laplace = params
+    log_target = np.log(target)
+    idx = np.arange(x.size)
+    for _ in range(max_iter):
+        if idx.size == 0:
+            break
+        # all points (the first pass): no copies of the parameters
+        sel = slice(None) if idx.size == x.size else idx
+        xs, ts, up = x[sel], target[sel], upper[sel]
+        tail, dens = _tail_and_pdf(xs, up, w[sel], loc[sel], scale[sel], nu[sel],
+                                   log_norm_t[sel], n_normal, n_laplace, approx)
+        # g increasing in x: F(x) - u below the median, (1 - u) - S(x) above
+        g = np.where(up, ts - tail, tail - ts)
+        los = np.where(g < 0, xs, lo[sel])
+        his = np.where(g > 0, xs, hi[sel])
+        rel = np.abs(g) / ts
+        done = (rel <= tol) | (his - los <= tol * (1.0 + np.abs(xs)))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Newton on log(tail): step = -(log tail - log target) / (dens / tail)
+            log_gap = np.log(tail) - log_target[sel]
+            newton = xs - np.where(up, -1.0, 1.0) * log_gap * tail / dens
+        ok = np.isfinite(newton) & (newton > los) & (newton < his)
+        # quadratic convergence: from a relative error e, the Newton step lands
+        # within about e^2; accept it unchecked when 100 e^2 <= tol (one fewer
+        # evaluation of the Student-t CDFs per point)
+        final = ~done & ok & (100.0 * rel * rel <= tol)
+        x[sel] = np.where(done, xs, np.where(ok, newton, 0.5 * (los + his)))
+        lo[sel], hi[sel] = los, his
+        idx = idx[~(done | final)]
+    return x
+
+
+#: Grid of ``_approx_t_tail``: ``1 / df`` on [0, 1/2] in ``_T_ETA`` steps, the Wallace
+#: variable ``w`` on [0, ``_T_WMAX``] in ``_T_W`` steps (tail probabilities down to 1e-22).
+_T_ETA, _T_W, _T_WMAX = 128, 800, 10.0
+_T_TABLE = None
+#: Tolerance of the iterations on the approximate tails (their median error).
+_APPROX_TOL = 1e-5
+
+
+def _t_tail_table():
+    """``log t_nu(-|z|)`` on the grid, as a function of ``w = sqrt(nu log(1 + z^2 / nu))``."""
+    global _T_TABLE
+    if _T_TABLE is None:
+        eta = np.linspace(0.0, 0.5, _T_ETA + 1)[:, None]
+        wg = np.linspace(0.0, _T_WMAX, _T_W + 1)[None, :]
+        nu = 1.0 / np.maximum(eta, 1e-300)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.sqrt(nu * np.expm1(wg**2 / nu))
+            log_t = np.log(special.stdtr(np.where(eta > 0, nu, 1.0), -z))
+        log_t = np.where(eta > 0, log_t, special.log_ndtr(-wg))  # df = inf: the normal
+        _T_TABLE = np.ascontiguousarray(log_t).ravel()
+    return _T_TABLE
+
+
+def _approx_t_tail(nu, z):
+    """Approximate Student-t lower tail ``t_nu(-|z|)`` for ``nu >= 2`` (any shape).
+
+    Bilinear interpolation in ``(1 / nu, w)`` of the log tail as a function of
+    Wallace's variable ``w = sqrt(nu log(1 + z^2 / nu))`` (Wallace 1959), in which it
+    is close to the normal log tail ``log Phi(-w)`` for every ``nu`` (curvature about
+    1, so the interpolation error is about ``h_w^2 / 8``): relative error about 1e-5
+    (median), 5e-5 (99 %), 4e-4 at most (measured) over
+    ``nu >= 2`` and tails above 1e-16.  Ten times cheaper than ``stdtr``; only a
+    starting point for the exact iterations of :meth:`NLTMixture.icdf`.
+    """
+    table = _t_tail_table()
+    eta = 1.0 / nu
+    w = np.sqrt(nu * np.log1p(z * z * eta))
+    fe = eta * (_T_ETA / 0.5)
+    fw = np.minimum(w, _T_WMAX) * (_T_W / _T_WMAX)
+    ie = np.minimum(fe.astype(np.intp), _T_ETA - 1)
+    iw = np.minimum(fw.astype(np.intp), _T_W - 1)
+    de, dw = fe - ie, fw - iw
+    k = ie * (_T_W + 1) + iw
+    row = _T_W + 1
+    g = ((table[k] * (1 - de) + table[k + row] * de) * (1 - dw)
+         + (table[k + 1] * (1 - de) + table[k + row + 1] * de) * dw)
+    return np.exp(g)
+
+
+def _tail_and_pdf(x, upper, w, loc, scale, nu, log_norm_t, n_normal, n_laplace,
+                  approx=False):
     """Tail probability (CDF, or survival function where ``upper``) and density.
 
     One pass over flat ``(B, C)`` parameters; ``log_norm_t`` is the precomputed
-    log-normaliser of the Student-t components.
+    log-normaliser of the Student-t components; ``approx`` takes the Student-t tails
+    from ``_approx_t_tail`` instead of ``stdtr``.
     """
     inv_scale = 1.0 / scale
     z = (x[:, None] - loc) * inv_scale
@@ -329,6 +409,11 @@ def _tail_and_pdf(x, upper, w, loc, scale, nu, log_norm_t, n_normal, n_laplace):
     e = 0.5 * np.exp(-np.abs(zl))
     cdf[:, a:b] = np.where(zl < 0, e, 1.0 - e)
     dens[:, a:b] = e
-    cdf[:, b:] = special.stdtr(nu, zs[:, b:])
+    if approx:
+        zt = zs[:, b:]
+        lower = _approx_t_tail(nu, zt)
+        cdf[:, b:] = np.where(zt < 0, lower, 1.0 - lower)
+    else:
+        cdf[:, b:] = special.stdtr(nu, zs[:, b:])
     dens[:, b:] = np.exp(log_norm_t - (nu + 1) / 2 * np.log1p(z[:, b:] ** 2 / nu))
     return np.einsum("ij,ij->i", w, cdf), np.einsum("ij,ij,ij->i", w, dens, inv_scale)

@@ -59,8 +59,9 @@ class JointFMConfig:
         finite and above 8, the degrees of freedom the skew-t head starts from.
     cf_iterations : int, default=40
         Continued-fraction terms of the Student-t CDF in the skew-t log-density.
-    empirical_rank : int, default=0
-        Rank ``q`` of the *empirical dependence* path (0 disables it).  The network
+    empirical_rank : int or "full", default=0
+        Rank ``q`` of the *empirical dependence* path (0 disables it; ``"full"``: ``q = N``,
+        the whole context correlation, no truncation).  The network
         reads the correlation matrix ``C`` of the context's target increments (weighted
         by ``dependence_halflife``) and its top-``q`` eigen-loadings ``E`` (``E E'`` is
         the best rank-``q`` approximation of ``C``); every target, horizon and component
@@ -72,6 +73,12 @@ class JointFMConfig:
     dependence_halflife : float, default=252.0
         Half-life in steps of the exponential weights of that correlation estimate
         (0: equal weights).
+    correlation_bias : bool, default=False
+        Let the trunk see the context correlation ``C``: every variable-attention layer
+        adds a learned per-head bias ``w_h . (c_ij, |c_ij|, 1[i = j])`` to its attention
+        logits, and each target's token gets a learned embedding of its mean and largest
+        correlation with the others, so that the trust ``kappa`` (and everything else)
+        can depend on the context's cross-series structure.
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network
@@ -95,6 +102,7 @@ class JointFMConfig:
     cf_iterations: int = 40
     empirical_rank: int = 0
     dependence_halflife: float = 252.0
+    correlation_bias: bool = False
     trained_n_targets: tuple | None = None
 
     def __post_init__(self):
@@ -106,7 +114,16 @@ class JointFMConfig:
                      "n_blocks", "d_ff", "n_components", "cf_iterations"):
             setattr(self, name, _integer(name, getattr(self, name), minimum=1))
         self.rank = _integer("rank", self.rank, minimum=0)
-        self.empirical_rank = _integer("empirical_rank", self.empirical_rank, minimum=0)
+        if self.empirical_rank != "full":
+            try:
+                self.empirical_rank = _integer("empirical_rank", self.empirical_rank,
+                                               minimum=0)
+            except ValueError:
+                raise ValueError(f"empirical_rank must be an integer >= 0 or 'full'; got "
+                                 f"{self.empirical_rank!r}.") from None
+        if not isinstance(self.correlation_bias, bool):
+            raise ValueError(f"correlation_bias must be true or false; got "
+                             f"{self.correlation_bias!r}.")
         for name in ("dropout", "max_nu", "dependence_halflife"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
@@ -156,6 +173,8 @@ class JointFMConfig:
             del out["trained_n_targets"]  # unknown: configs written before it stay as they were
         else:
             out["trained_n_targets"] = list(self.trained_n_targets)
+        if not self.correlation_bias:
+            del out["correlation_bias"]  # off: configs written before it stay as they were
         return out
 
     @classmethod

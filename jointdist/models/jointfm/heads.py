@@ -274,9 +274,19 @@ def _lowrank_quad_logdet(e, diag, factor):
     ft_dinv = factor.transpose(-1, -2) * inv_d.unsqueeze(-2)  # (..., r, N)
     cap = torch.eye(r, dtype=e.dtype, device=e.device) + ft_dinv @ factor  # (..., r, r)
     chol = torch.linalg.cholesky(cap)
-    v = (ft_dinv @ e.unsqueeze(-1))  # (..., r, 1)
-    w = torch.linalg.solve_triangular(chol, v, upper=False)
-    quad = quad - w.squeeze(-1).pow(2).sum(-1)
+    lead = e.dim() - diag.dim()
+    if lead > 0 and e.shape[lead:] == diag.shape:
+        # values with sample dimensions in front (the futures of a log_prob): put them
+        # in the columns of one right-hand side per (B, K, H), instead of broadcasting
+        # the factors (and the Cholesky solve) over them -- same numbers, ~3x faster
+        S = math.prod(e.shape[:lead])
+        cols = e.reshape(S, *diag.shape).movedim(0, -1)  # (..., N, S)
+        w = torch.linalg.solve_triangular(chol, ft_dinv @ cols, upper=False)  # (..., r, S)
+        quad = quad - w.pow(2).sum(-2).movedim(-1, 0).reshape(quad.shape)
+    else:
+        v = (ft_dinv @ e.unsqueeze(-1))  # (..., r, 1)
+        w = torch.linalg.solve_triangular(chol, v, upper=False)
+        quad = quad - w.squeeze(-1).pow(2).sum(-1)
     logdet = logdet + 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     return quad.to(out_dtype), logdet.to(out_dtype)
 
@@ -700,10 +710,11 @@ class _HeadBase(nn.Module):
         nn.init.zeros_(self.pooled.bias)
         self.q, self.trust = 0, None
 
-    def add_empirical_dependence(self, rank: int) -> None:
-        """Add the trust map ``kappa`` of the empirical dependence path (``rank > 0``)."""
-        self.q = int(rank)
-        if self.q > 0:
+    def add_empirical_dependence(self, rank) -> None:
+        """Add the trust map ``kappa`` of the empirical dependence path (``rank > 0`` or
+        ``"full"``; the map does not depend on the rank)."""
+        self.q = rank if rank == "full" else int(rank)
+        if self.q != 0:
             d_in = self.per_target.in_features
             self.trust = nn.Linear(d_in, self.K * self.H)
             nn.init.normal_(self.trust.weight, std=0.02 / math.sqrt(d_in))
@@ -724,7 +735,7 @@ class _HeadBase(nn.Module):
         loc = (anchor[:, None, None, :] + unit * raw[..., 0]) * m
         diag = unit * (F.softplus(raw[..., 1] + 0.5413) + 1e-3)  # softplus(0.5413) = 1
         factor = unit.unsqueeze(-1) * raw[..., 2:2 + self.r] * m.unsqueeze(-1)
-        if self.q > 0:
+        if self.q != 0:
             if dependence is None:
                 raise ValueError("this head has an empirical dependence path; pass "
                                  "dependence (B, N, q).")

@@ -18,7 +18,8 @@ from torch import nn
 from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
 
-__all__ = ["JointFM", "JointFMOutput", "normalize_context", "empirical_dependence"]
+__all__ = ["JointFM", "JointFMOutput", "normalize_context", "context_correlation",
+           "empirical_dependence", "correlation_features"]
 
 
 @dataclass
@@ -95,29 +96,24 @@ def normalize_context(x, time_mask, mode: str):
     return z, loc, scale, stats, anchor, step
 
 
-def empirical_dependence(z, time_mask, rank: int, halflife: float = 0.0):
-    """Eigen-loadings of the correlation of a context's increments.
+def context_correlation(z, time_mask, halflife: float = 0.0):
+    """Correlation matrix of a context's increments.
 
-    The correlation ``C`` of the increments ``z_t - z_{t-1}`` (both steps observed),
-    exponentially weighted with half-life ``halflife`` steps (0: equal weights), is
-    decomposed as ``C = V diag(lam) V'``; the loadings ``E = V_q diag(lam_q)^{1/2}`` of its
-    ``q = rank`` largest eigenvalues give ``E E'``, the best rank-``q`` positive
-    semi-definite approximation of ``C`` (Eckart-Young).  Rows of ``E`` have norm at most
-    1 (a row's squared norm is the share of that series' variance the ``q`` factors
-    explain).  A series with no variation gets a zero row.  No gradient flows through
-    it: the context is data.
+    The correlation of the increments ``z_t - z_{t-1}`` (both steps observed),
+    exponentially weighted with half-life ``halflife`` steps (0: equal weights).  A series
+    with no variation gets a zero row and column (and a zero diagonal entry).  No
+    gradient flows through it: the context is data.
 
     Parameters
     ----------
     z : tensor (B, T, N)
         Normalized context (0 where not observed).
     time_mask : bool tensor (B, T)
-    rank : int
     halflife : float
 
     Returns
     -------
-    tensor (B, N, rank); columns beyond ``N`` are zero.
+    tensor (B, N, N), float64.
     """
     with torch.no_grad():
         B, T, N = z.shape
@@ -134,8 +130,40 @@ def empirical_dependence(z, time_mask, rank: int, halflife: float = 0.0):
         var = torch.diagonal(cov, dim1=1, dim2=2)
         inv_sd = torch.where(var > 1e-24, torch.rsqrt(var.clamp_min(1e-300)),
                              torch.zeros_like(var))
-        corr = cov * inv_sd[:, :, None] * inv_sd[:, None, :]
-        lam, vec = torch.linalg.eigh(corr)  # ascending
+        return cov * inv_sd[:, :, None] * inv_sd[:, None, :]
+
+
+def empirical_dependence(z, time_mask, rank, halflife: float = 0.0, corr=None):
+    """Eigen-loadings of the correlation of a context's increments.
+
+    The correlation ``C`` of :func:`context_correlation` is decomposed as
+    ``C = V diag(lam) V'``; the loadings ``E = V_q diag(lam_q)^{1/2}`` of its
+    ``q = rank`` largest eigenvalues give ``E E'``, the best rank-``q`` positive
+    semi-definite approximation of ``C`` (Eckart-Young); ``rank="full"`` keeps all
+    ``q = N`` (``E E' = C``, no truncation).  Rows of ``E`` have norm at most 1 (a row's
+    squared norm is the share of that series' variance the ``q`` factors explain).  A
+    series with no variation gets a zero row.  No gradient flows through it.
+
+    Parameters
+    ----------
+    z : tensor (B, T, N)
+        Normalized context (0 where not observed).
+    time_mask : bool tensor (B, T)
+    rank : int or "full"
+    halflife : float
+    corr : tensor (B, N, N) or None
+        The correlation, when already computed by :func:`context_correlation`.
+
+    Returns
+    -------
+    tensor (B, N, q) with ``q = rank`` (columns beyond ``N`` are zero) or ``q = N``.
+    """
+    with torch.no_grad():
+        N = z.shape[-1]
+        if corr is None:
+            corr = context_correlation(z, time_mask, halflife)
+        lam, vec = torch.linalg.eigh(corr.double())  # ascending
+        rank = N if rank == "full" else int(rank)
         q = min(rank, N)
         load = vec[..., N - q:] * torch.sqrt(lam[:, N - q:].clamp_min(0.0))[:, None, :]
         load = load.flip(-1)  # largest first
@@ -145,6 +173,48 @@ def empirical_dependence(z, time_mask, rank: int, halflife: float = 0.0):
         if q < rank:
             load = F.pad(load, (0, rank - q))
         return load.to(z.dtype)
+
+
+def correlation_features(corr, n_features: int, target_mask=None):
+    """Pairwise and per-series inputs of the correlation-aware variable attention.
+
+    Parameters
+    ----------
+    corr : tensor (B, N, N)
+        Context correlation of the targets (:func:`context_correlation`).
+    n_features : int
+        Feature series ``M`` appended after the targets (they get zero inputs).
+    target_mask : bool tensor (B, N) or None
+        Real targets; padded ones get zero inputs and are left out of the summaries.
+
+    Returns
+    -------
+    pair : tensor (B, V, V, 3), ``V = N + M``
+        ``(c_ij, |c_ij|, 1[i = j])`` for target pairs ``i != j`` (the diagonal carries
+        only the indicator; pairs with a feature series are zero).
+    node : tensor (B, V, 3)
+        Per target: the mean of ``c_ij`` and of ``|c_ij|`` and the largest ``|c_ij|``
+        over the other targets ``j`` (zero for ``N = 1`` and for feature series).
+    """
+    B, N, _ = corr.shape
+    V = N + n_features
+    c = corr.float()
+    eye = torch.eye(N, dtype=torch.bool, device=c.device)
+    if target_mask is None:
+        target_mask = torch.ones(B, N, dtype=torch.bool, device=c.device)
+    real = target_mask[:, :, None] & target_mask[:, None, :]
+    off = c.masked_fill(eye | ~real, 0.0)
+    pair = torch.zeros(B, V, V, 3, dtype=c.dtype, device=c.device)
+    pair[:, :N, :N, 0] = off
+    pair[:, :N, :N, 1] = off.abs()
+    pair[..., 2] = torch.eye(V, dtype=c.dtype, device=c.device)
+    node = torch.zeros(B, V, 3, dtype=c.dtype, device=c.device)
+    if N > 1:
+        others = (target_mask.sum(-1, keepdim=True) - 1).clamp_min(1).to(c.dtype)  # (B, 1)
+        node[:, :N, 0] = off.sum(-1) / others
+        node[:, :N, 1] = off.abs().sum(-1) / others
+        node[:, :N, 2] = off.abs().amax(-1)
+    return pair, node
 
 
 class _Layer(nn.Module):
@@ -158,9 +228,10 @@ class _Layer(nn.Module):
         self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.GELU(), nn.Dropout(dropout),
                                 nn.Linear(d_ff, d))
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x, key_padding_mask=None, attn_bias=None):
         h = self.norm1(x)
-        x = x + self.attn(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)[0]
+        x = x + self.attn(h, h, h, key_padding_mask=key_padding_mask, attn_mask=attn_bias,
+                          need_weights=False)[0]
         return x + self.ff(self.norm2(x))
 
 
@@ -198,6 +269,18 @@ class JointFM(nn.Module):
             _Layer(d, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_blocks))
         self.var_layers = nn.ModuleList(
             _Layer(d, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_blocks))
+        if c.correlation_bias:
+            # the trunk sees the context's cross-series structure: a per-head additive
+            # bias of the variable attention from each pair's correlation, and the
+            # per-series correlation summary added to its tokens.  Both start at zero,
+            # so a warm start begins from the source network's function.
+            self.corr_bias = nn.ModuleList(nn.Linear(3, c.n_heads) for _ in range(c.n_blocks))
+            self.corr_embed = nn.Linear(3, d)
+            for lin in [*self.corr_bias, self.corr_embed]:
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+        else:
+            self.corr_bias = self.corr_embed = None
         self.final_norm = nn.LayerNorm(d)
         self.decoder = nn.Sequential(nn.Linear(2 * d, c.d_ff), nn.GELU(),
                                      nn.Linear(c.d_ff, c.d_ff), nn.GELU())
@@ -271,9 +354,11 @@ class JointFM(nn.Module):
         z = z.clamp(-1e4, 1e4)
         var_mask = torch.cat([target_mask, torch.ones(B, M, dtype=torch.bool, device=dev)], 1)
         z = z * var_mask[:, None, :].to(dtype)
+        corr = (context_correlation(z[:, :, :N].float(), time_mask, c.dependence_halflife)
+                if c.empirical_rank != 0 or c.correlation_bias else None)
         dep = (empirical_dependence(z[:, :, :N].float(), time_mask, c.empirical_rank,
-                                    c.dependence_halflife)
-               if c.empirical_rank > 0 else None)
+                                    corr=corr)
+               if c.empirical_rank != 0 else None)
         V, P, L = N + M, c.patch_size, c.n_patches
         zv = z.permute(0, 2, 1).reshape(B, V, L, P)
         dz = torch.diff(z, dim=1, prepend=z[:, :1]).permute(0, 2, 1).reshape(B, V, L, P)
@@ -286,11 +371,27 @@ class JointFM(nn.Module):
             tok = tok + self.stats_embed(stats.clamp(-10, 10))[:, :, None, :]
         patch_pad = ~time_mask.view(B, L, P).any(-1)  # (B, L) fully unobserved patches
         d = c.d_model
-        for t_layer, v_layer in zip(self.time_layers, self.var_layers):
+        var_pad = (~var_mask)[:, None, :].expand(B, L, V).reshape(B * L, V)
+        if self.corr_bias is not None:
+            pair, node = correlation_features(corr, M, target_mask)
+            pair, node = pair.to(dtype), node.to(dtype)
+            tok = tok + self.corr_embed(node * var_mask[..., None].to(dtype))[:, :, None, :]
+            # padded keys get -inf in the same float mask (mixing a bool padding mask
+            # with a float bias is deprecated in torch)
+            key_pad = torch.zeros(B, 1, 1, V, dtype=dtype, device=dev).masked_fill(
+                (~var_mask)[:, None, None, :], float("-inf"))
+        for i, (t_layer, v_layer) in enumerate(zip(self.time_layers, self.var_layers)):
             h = t_layer(tok.reshape(B * V, L, d),
                         patch_pad[:, None, :].expand(B, V, L).reshape(B * V, L))
             h = h.view(B, V, L, d).transpose(1, 2).reshape(B * L, V, d)
-            h = v_layer(h, (~var_mask)[:, None, :].expand(B, L, V).reshape(B * L, V))
+            if self.corr_bias is None:
+                h = v_layer(h, var_pad)
+            else:
+                # (B, V, V, heads) -> (B * L * heads, V, V), batch index b * L + l
+                bias = self.corr_bias[i](pair).permute(0, 3, 1, 2) + key_pad
+                bias = bias[:, None].expand(B, L, c.n_heads, V, V).reshape(
+                    B * L * c.n_heads, V, V)
+                h = v_layer(h, attn_bias=bias)
             tok = h.view(B, L, V, d).transpose(1, 2)
         tok = self.final_norm(tok)
         keep = (~patch_pad).to(dtype)[:, None, :, None]

@@ -922,6 +922,11 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
     if world > 1:
         import torch.distributed as dist
 
+        # every rank leaves its last collective before any tears the group down: a rank
+        # that destroys (and exits) first closes the gloo pairs under a peer still
+        # waiting, whose transport thread then aborts ("terminate called without an
+        # active exception", seen once in CI)
+        dist.barrier()
         dist.destroy_process_group()
     return {"step": step, "last_loss": last_loss, "best_val": best, "out_dir": str(out),
             "train_seconds": now["elapsed"], "finished": bool(finished)}
