@@ -252,3 +252,33 @@ def test_standardized_scores_skip_coordinates_where_the_oracle_is_deterministic(
     # the raw and normalized energy distances still see the spurious spread
     assert scores["normalized_energy_distance"][0] > 5 * abs(
         scores["normalized_energy_distance"][1:]).max()
+    # a horizon where no target varies (curriculum level 0 is deterministic): the
+    # standardized scores are undefined there, not a perfect 0 for any forecast
+    futures[:, 0, :] = 7.0
+    scores = oracle_scores(samples, futures)
+    for metric in ("standardized_energy_distance", "variogram_divergence",
+                   "portfolio_energy"):
+        assert np.isnan(scores[metric][0]) and np.all(np.isfinite(scores[metric][1:]))
+    assert np.all(np.isfinite(scores["normalized_energy_distance"]))
+
+
+def test_summary_leaves_out_a_metric_undefined_on_every_system():
+    """A deterministic oracle (curriculum level 0) has no standardized scores: the
+    scale-free summary says so and compares on the metrics that are defined."""
+    from jointdist.evaluation import summarize_relative
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for system in range(6):
+        futures = np.full((50, 2, 3), 5.0) + 1e-9 * system  # no target varies
+        for model, noise in (("hs", 0.3), ("dcc", 0.2), ("fm", 0.1)):
+            samples = futures[:40] + noise * rng.normal(size=(40, 2, 3))
+            for metric, values in oracle_scores(samples, futures).items():
+                rows += [{"system": system, "model": model, "metric": metric,
+                          "horizon": h + 1, "value": v} for h, v in enumerate(values)]
+    results = pd.DataFrame(rows)
+    with pytest.warns(RuntimeWarning, match="undefined on every system"):
+        table = summarize_relative(results, n_bootstrap=50)
+    metrics = set(table.index.get_level_values("metric"))
+    assert "standardized_energy_distance" not in metrics
+    assert "correlation_error" in metrics

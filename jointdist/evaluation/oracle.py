@@ -196,13 +196,14 @@ def _standardize(samples: np.ndarray, futures: np.ndarray,
     horizons, or below 1e-12 of its level -- has no scale to measure in and no
     dependence to compare: it is set to 0 in both sets, so that the standardized scores
     judge the coordinates that vary (the raw and normalized energy distances still see
-    a forecast that spreads where the truth does not).
+    a forecast that spreads where the truth does not).  Also returns the mask (H, N) of
+    those degenerate coordinates.
     """
     sd = futures.std(axis=0, ddof=1)  # (H, N)
     degenerate = ((sd <= 1e-6 * sd.max(axis=0, keepdims=True))
                   | (sd <= 1e-12 * np.abs(centre)) | (sd == 0))
     inv = np.where(degenerate, 0.0, 1.0 / np.where(degenerate, 1.0, sd))
-    return (samples - centre) * inv, (futures - centre) * inv
+    return (samples - centre) * inv, (futures - centre) * inv, degenerate
 
 
 def _positive_floor(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -244,18 +245,26 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     energy = _energy_distance(samples, futures, spread)
     # standardize by the oracle's per-target, per-horizon deviation
     centre = futures.mean(axis=0)
-    z_x, z_y = _standardize(samples, futures, centre)
+    z_x, z_y, degenerate = _standardize(samples, futures, centre)
+    # a horizon where no target varies has nothing to standardize: its standardized
+    # scores are undefined (NaN), not a perfect 0 for every forecast
+    undefined = degenerate.all(axis=-1)  # (H,)
     z_spread = oracle_spread(z_y)
     weights = portfolio_weights(samples.shape[-1])
     port_x, port_y = z_x @ weights, z_y @ weights  # (n, H, K) portfolio values
     port_ed = np.asarray(marginal_energy(port_x, port_y, per_horizon=True, per_target=True))
     port_spread = _one_dim_spread(port_y)
     spread_floored = _positive_floor(spread, np.abs(centre).max(-1))
+
+    def defined(values):
+        return np.where(undefined, np.nan, values)
+
     return {
         "normalized_energy_distance": energy / spread_floored,
-        "standardized_energy_distance": _energy_distance(z_x, z_y, z_spread),
-        "variogram_divergence": variogram_divergence(z_x, z_y),
-        "portfolio_energy": (port_ed / _positive_floor(port_spread, 1.0)).mean(axis=-1),
+        "standardized_energy_distance": defined(_energy_distance(z_x, z_y, z_spread)),
+        "variogram_divergence": defined(variogram_divergence(z_x, z_y)),
+        "portfolio_energy": defined((port_ed / _positive_floor(port_spread, 1.0))
+                                    .mean(axis=-1)),
         "correlation_error": correlation_error(samples, futures),
         "energy_distance": energy,
         "marginal_energy": np.asarray(marginal_energy(samples, futures, per_horizon=True)),
@@ -419,6 +428,12 @@ def summarize_relative(results: pd.DataFrame, baselines=("hs", "dcc"), metrics=N
     for metric in metrics:
         per_system = (results[results["metric"] == metric]
                       .groupby(["system", "model"])["value"].mean().unstack("model"))
+        if per_system.dropna().empty:
+            # e.g. the standardized scores where the oracle never varies (level 0)
+            warnings.warn(f"{metric} is undefined on every system (no target of the "
+                          "oracle varies); it is left out of the comparison.",
+                          RuntimeWarning, stacklevel=2)
+            continue
         tables[metric] = relative_skill(per_system, baselines, n_bootstrap=n_bootstrap,
                                         random_state=random_state)
     return pd.concat(tables, names=["metric"])
