@@ -395,3 +395,15 @@ def test_correlation_features_of_padded_targets_and_feature_series():
     padded, node_p = correlation_features(corr, 0, torch.tensor([[True, True, False]]))
     torch.testing.assert_close(node_p[0, :2], torch.tensor([[0.5, 0.5, 0.5]] * 2))
     assert torch.all(padded[0, 2, :, :2] == 0) and torch.all(node_p[0, 2] == 0)
+
+
+def test_correlation_aware_attention_runs_under_bfloat16_autocast():
+    """The float attention bias (with -inf for padded keys) meets bfloat16 queries under
+    autocast, as on a GPU: the log-densities stay float32 and finite."""
+    torch.manual_seed(0)
+    net = JointFM(JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True))
+    mask = torch.tensor([[True] * 4, [True, True, True, False]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(_ctx(2, 96, 4), target_mask=mask)
+        lp = out.distributions["gmm"].log_prob(torch.randn(3, 2, 8, 4))
+    assert lp.dtype == torch.float32 and torch.isfinite(lp).all()
