@@ -466,40 +466,23 @@ class ClassificationDiffusionCopula(BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        def pos_int(name, minimum=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}.")
-
-        pos_int("n_times", 3)
-        if not (isinstance(self.max_steps, str) and self.max_steps == "auto"):
-            pos_int("max_steps")
+        _check_training_params(self)
+        _check_integer(self, "n_times", 3)
         if self.covariance not in _COVARIANCES:
             raise ValueError(f"covariance must be one of {_COVARIANCES}; got "
                              f"{self.covariance!r}.")
-        for name in ("hidden_size", "batch_size", "eval_every", "patience",
-                     "langevin_steps"):
-            pos_int(name)
-        pos_int("n_blocks", 0)
-        pos_int("corrector_steps", 0)
-        for name in ("t_max", "learning_rate", "langevin_step_size"):
+        _check_integer(self, "langevin_steps")
+        _check_integer(self, "corrector_steps", 0)
+        for name in ("t_max", "langevin_step_size"):
             v = getattr(self, name)
             if not (isinstance(v, numbers.Real) and v > 0):
                 raise ValueError(f"{name} must be a positive number; got {v!r}.")
         if not (isinstance(self.ce_weight, numbers.Real) and self.ce_weight >= 0):
             raise ValueError(f"ce_weight must be >= 0; got {self.ce_weight!r}.")
-        if not (isinstance(self.ema_decay, numbers.Real) and 0 <= self.ema_decay < 1):
-            raise ValueError(f"ema_decay must be in [0, 1); got {self.ema_decay!r}.")
-        if not (isinstance(self.validation_fraction, numbers.Real)
-                and 0 <= self.validation_fraction < 1):
-            raise ValueError("validation_fraction must be in [0, 1); got "
-                             f"{self.validation_fraction!r}.")
-        if not (isinstance(self.clip, numbers.Real) and 0 < self.clip < 0.5):
-            raise ValueError(f"clip must be in (0, 0.5); got {self.clip!r}.")
         if self.sampler not in _SAMPLERS:
             raise ValueError(f"sampler must be one of {_SAMPLERS}; got {self.sampler!r}.")
         if self.sampling_times is not None:
-            pos_int("sampling_times", 2)
+            _check_integer(self, "sampling_times", 2)
 
     def _ode_indices(self):
         """Indices of the training times the ODE samplers visit, from ``K - 1`` to 0."""
@@ -945,29 +928,9 @@ class FlowMatchingCopula(BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        def pos_int(name, minimum=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}.")
-
-        for name in ("hidden_size", "batch_size", "eval_every", "patience",
-                     "n_sampling_steps"):
-            pos_int(name)
-        pos_int("n_blocks", 0)
-        pos_int("n_frequencies", 0)
-        if not (isinstance(self.max_steps, str) and self.max_steps == "auto"):
-            pos_int("max_steps")
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0):
-            raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
-        if not (isinstance(self.ema_decay, numbers.Real) and 0 <= self.ema_decay < 1):
-            raise ValueError(f"ema_decay must be in [0, 1); got {self.ema_decay!r}.")
-        if not (isinstance(self.validation_fraction, numbers.Real)
-                and 0 <= self.validation_fraction < 1):
-            raise ValueError("validation_fraction must be in [0, 1); got "
-                             f"{self.validation_fraction!r}.")
-        if not (isinstance(self.clip, numbers.Real) and 0 < self.clip < 0.5):
-            raise ValueError(f"clip must be in (0, 0.5); got {self.clip!r}.")
+        _check_training_params(self)
+        _check_integer(self, "n_sampling_steps")
+        _check_integer(self, "n_frequencies", 0)
 
     def fit(self, u):
         """Train the velocity field on copula data ``u`` of shape (n, d); returns self."""
@@ -1106,6 +1069,34 @@ class FlowMatchingCopula(BaseEstimator):
     def _check_fitted(self):
         if not hasattr(self, "model_"):
             raise ValueError("This FlowMatchingCopula is not fitted yet; call fit(u) first.")
+
+
+def _check_integer(est, name: str, minimum: int = 1) -> None:
+    """``est.<name>`` must be an integer >= ``minimum`` (bools refused)."""
+    v = getattr(est, name)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}.")
+
+
+def _check_training_params(est) -> None:
+    """The parameters both neural copulas share: network size, the training loop of
+    :func:`_train_with_ema`, the validation split and the normal-score clipping."""
+    for name in ("hidden_size", "batch_size", "eval_every", "patience"):
+        _check_integer(est, name)
+    _check_integer(est, "n_blocks", 0)
+    if not (isinstance(est.max_steps, str) and est.max_steps == "auto"):
+        _check_integer(est, "max_steps")
+    lr = est.learning_rate
+    if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0):
+        raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
+    if not (isinstance(est.ema_decay, numbers.Real) and 0 <= est.ema_decay < 1):
+        raise ValueError(f"ema_decay must be in [0, 1); got {est.ema_decay!r}.")
+    if not (isinstance(est.validation_fraction, numbers.Real)
+            and 0 <= est.validation_fraction < 1):
+        raise ValueError("validation_fraction must be in [0, 1); got "
+                         f"{est.validation_fraction!r}.")
+    if not (isinstance(est.clip, numbers.Real) and 0 < est.clip < 0.5):
+        raise ValueError(f"clip must be in (0, 0.5); got {est.clip!r}.")
 
 
 def _training_setup(est, u):
