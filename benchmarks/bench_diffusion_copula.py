@@ -1,16 +1,19 @@
-"""Benchmarks of DiffusionCopulaForecaster: speed (old code side by side), tails, Langevin.
+"""Benchmarks of DiffusionCopulaForecaster: speed and quality (old code side by side), tails.
 
-Three studies (issue 16):
+Studies (issue 16):
 
 ``speed`` (default)
     ``fit`` on T = 504 rows of N = 10 targets and ``predict_samples(63, 1000)`` (the
     sizes of the JointFM evaluation protocol, REFERENCE section 1), default settings,
-    against the budgets fit <= 30 s and predict <= 3 s on 2 CPU cores.  With
-    ``--old PATH`` (a directory holding an older ``jointdist`` package, e.g. made by
-    ``git -C REPO archive HEAD jointdist | tar -x -C /tmp/jointdist_old``) the same
-    measurement runs on that code too; every repeat is a fresh subprocess and old and
-    new repeats alternate, so that a changing load on a shared machine hits both alike.
-    Wall-clock and CPU seconds are reported (medians and all repeats).
+    against the budgets fit <= 30 s and predict <= 3 s on 2 CPU cores.  The same
+    measurement runs on the code of ``--old-ref`` (a git commit of this repository,
+    by default ``REFERENCE_COMMIT``: the code before the carried LSTM state, extracted
+    with ``git archive`` into a temporary directory; ``--old-ref none`` times the
+    current code only) or of ``--old PATH`` (a directory holding an older
+    ``jointdist`` package); every repeat is a fresh subprocess and old and new repeats
+    alternate, so that a changing load on a shared machine hits both alike.
+    Wall-clock and CPU seconds are reported (medians, the ratio old / new, all
+    repeats) with the load average before and after.
 ``tails``
     Strong lower-tail dependence: i.i.d. returns whose copula is a Clayton copula
     (theta = 2, lambda_L = 0.71, no upper-tail dependence) with Student-t(4) marginals,
@@ -22,6 +25,13 @@ Three studies (issue 16):
     one-step predictive from the end of the history is the forecast of every test step)
     are compared with the truth on lambda(0.05), P(k simultaneous 5 % lower-tail events)
     and the CRPS on joint-extreme test steps.
+``quality``
+    Held-out forecast scores of the same two code versions as ``speed`` (``--old-ref``
+    or ``--old``), same seeds: fit on T = 504 levels of GARCH-t random walks (as in
+    ``speed``) and of random walks with a Student-t(4) copula, 1000 paths of the next
+    63 steps, CRPS (levels, increments), energy scores (whole paths, increment
+    vectors) and the marginal NLL of the held-out increments given the observed past
+    (``--seeds`` data sets of each kind, a fresh subprocess each).
 ``langevin``
     The bias of the annealed Langevin sampler with *exact* Gaussian-copula scores
     (rho = 0.7): Kendall's tau against the number of steps and the step size.
@@ -32,7 +42,8 @@ Three studies (issue 16):
     linear map of its starting noise, so Kendall's tau of its output is computed
     exactly (no Monte Carlo error) through the package's own ``_ode``.
 
-Run ``python benchmarks/bench_diffusion_copula.py [speed|tails|langevin|ode] [options]``;
+Run ``python benchmarks/bench_diffusion_copula.py [speed|quality|tails|langevin|ode]
+[options]``;
 ``speed --n-jobs 1`` times the sampling on one thread.
 """
 
@@ -52,6 +63,9 @@ from datetime import date
 import numpy as np
 
 FIT_BUDGET_S = 30.0
+#: The code that ``speed`` compares with by default: the last commit before issue 16's
+#: carried LSTM state and sampling on interpolated Student-t tails (2026-12-01).
+REFERENCE_COMMIT = "9105a62"
 PREDICT_BUDGET_S = 3.0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,14 +129,33 @@ def _run_speed_repeat(code_path, args, seed):
     return res
 
 
-def speed(args) -> int:
-    if args.worker_json:
-        return _speed_worker(args)
+def _extract_ref(ref: str) -> str:
+    """``git archive`` the ``jointdist`` package of commit ``ref`` into a temporary
+    directory (no stash, no checkout: the working tree is not touched)."""
+    out = tempfile.mkdtemp(prefix="jointdist_ref_")
+    archive = subprocess.run(["git", "-C", REPO, "archive", ref, "jointdist"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", out], input=archive, check=True)
+    return out
+
+
+def _codes(args):
+    """(label, path) of the code versions to run: ``--old`` or ``--old-ref``, then new."""
     codes = [("new", REPO)]
     if args.old:
         if not os.path.isdir(os.path.join(args.old, "jointdist")):
             raise SystemExit(f"--old {args.old!r} holds no jointdist package.")
         codes.insert(0, ("old", args.old))
+    elif args.old_ref.lower() != "none":
+        codes.insert(0, (f"old ({args.old_ref})", _extract_ref(args.old_ref)))
+    return codes
+
+
+def speed(args) -> int:
+    if args.worker_json:
+        return _speed_worker(args)
+    codes = _codes(args)
+    load_before = os.getloadavg()[0]
     runs = {label: [] for label, _ in codes}
     for rep in range(args.repeats):
         for label, path in codes:
@@ -134,7 +167,8 @@ def speed(args) -> int:
     jobs = "" if args.n_jobs is None else f", n_jobs={args.n_jobs}"
     print(f"\nDiffusionCopulaForecaster(copula={args.copula!r}) defaults{jobs}, "
           f"T={args.n_rows}, N={args.n_targets}, {args.repeats} repeats, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at the end, {date.today()}")
+          f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after, "
+          f"{date.today()}")
     keys = [("fit_s", "fit wall s", FIT_BUDGET_S), ("fit_cpu_s", "fit CPU s", None),
             ("predict_s", "predict_samples(63, 1000) wall s", PREDICT_BUDGET_S),
             ("predict_cpu_s", "predict_samples(63, 1000) CPU s", None)]
@@ -144,8 +178,8 @@ def speed(args) -> int:
     summary = {}
     for key, name, budget in keys:
         meds = [statistics.median(r[key] for r in runs[label]) for label, _ in codes]
-        summary[key] = dict(zip([c[0] for c in codes], meds))
-        ratio = f" (x{meds[0] / meds[-1]:.1f})" if len(meds) == 2 else ""
+        summary[key] = dict(zip(["old", "new"][-len(codes):], meds))
+        ratio = f" (old / new {meds[0] / meds[-1]:.2f})" if len(meds) == 2 else ""
         cells = " | ".join(f"{m:.1f}" for m in meds)
         print(f"| {name} (median) | {cells}{ratio} | {budget if budget else ''} |")
     for label, _ in codes:
@@ -157,6 +191,121 @@ def speed(args) -> int:
                        or summary["predict_s"]["new"] > PREDICT_BUDGET_S):
         print("budget exceeded", file=sys.stderr)
         return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------- quality
+def t_copula_levels(n_rows: int = 504, n_targets: int = 10, seed: int = 0) -> np.ndarray:
+    """Random walks of i.i.d. increments with a Student-t(4) copula (equicorrelation
+    0.6) and t(4) marginals scaled by sqrt(1/2)."""
+    from scipy import special
+
+    rng = np.random.default_rng(seed)
+    corr = np.full((n_targets, n_targets), 0.6) + 0.4 * np.eye(n_targets)
+    z = (rng.standard_normal((n_rows, n_targets)) @ np.linalg.cholesky(corr).T
+         / np.sqrt(rng.chisquare(4, size=(n_rows, 1)) / 4))
+    return 100 + np.cumsum(special.stdtrit(4, special.stdtr(4, z)) * np.sqrt(0.5), axis=0)
+
+
+def _crps(samples, y):
+    """CRPS of the ensemble ``samples`` (S, ...) at ``y`` (...), exact for the ensemble."""
+    s = np.sort(samples, axis=0)
+    n = s.shape[0]
+    rank = np.arange(1, n + 1).reshape((-1,) + (1,) * (s.ndim - 1))
+    return np.abs(s - y).mean(0) - ((2 * rank - n - 1) * s).sum(0) / (n * n)
+
+
+def _energy(samples, y):
+    """Energy score of ``samples`` (S, d) at ``y`` (d,) (second term from S/2 pairs)."""
+    half = samples.shape[0] // 2
+    return (np.linalg.norm(samples - y, axis=1).mean()
+            - 0.5 * np.linalg.norm(samples[:half] - samples[half:2 * half], axis=1).mean())
+
+
+def _heldout_nll(model, increments, n_fit_inc):
+    """Marginal NLL per value (units of the data) of the increments after the first
+    ``n_fit_inc``, given the observed past, in the model's own reading."""
+    from jointdist.models.diffusion_copula import marginals
+
+    cols, k = model.modelled_targets_, model.window
+    z = (increments[:, cols] - model.center_[cols]) / model.scale_[cols]
+    z = z[n_fit_inc - k:]
+    windows, targets = marginals.build_windows(z, k)
+    if getattr(model.marginal_config_, "carry_steps", None):
+        lp = marginals.carried_mixtures(model.marginal_model_, z, "cpu").logpdf(targets)
+    else:
+        m, n, _ = windows.shape
+        mix = marginals.mdn_mixtures(model.marginal_model_, windows.reshape(m * n, k),
+                                     np.tile(np.arange(n), m), "cpu")
+        lp = mix.logpdf(targets.reshape(-1)).reshape(m, n)
+    return float(-(lp - np.log(model.scale_[cols])).mean())
+
+
+def _quality_worker(args) -> int:
+    """One data set in this process: fit, forecast, score (the code under test is
+    whatever imports here)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from jointdist.models.diffusion_copula import DiffusionCopulaForecaster
+
+    horizon, n_paths, n = 63, 1000, args.n_targets
+    if args.kind == "garch":
+        y = make_levels(args.n_rows + horizon, n, seed=100 + args.seed)
+    else:
+        y = t_copula_levels(args.n_rows + horizon, n, seed=200 + args.seed)
+    train, test = y[:args.n_rows], y[args.n_rows:]
+    model = DiffusionCopulaForecaster(random_state=args.seed).fit(train)
+    paths = model.predict_samples(horizon, n_paths, random_state=args.seed)
+    start = np.broadcast_to(train[-1], (n_paths, 1, n))
+    inc_s = np.diff(np.concatenate([start, paths], 1), axis=1)
+    inc_y = np.diff(np.concatenate([train[-1:], test]), axis=0)
+    res = {"crps_levels": float(_crps(paths, test).mean()),
+           "crps_increments": float(_crps(inc_s, inc_y).mean()),
+           "energy_paths": float(_energy(paths.reshape(n_paths, -1), test.reshape(-1))),
+           "energy_increments": float(np.mean([_energy(inc_s[:, h], inc_y[h])
+                                               for h in range(horizon)])),
+           "heldout_nll": _heldout_nll(model, np.diff(y, axis=0), args.n_rows - 1)}
+    with open(args.worker_json, "w") as fh:
+        json.dump(res, fh)
+    return 0
+
+
+def quality(args) -> int:
+    """Held-out forecast scores of the current code and of ``--old-ref`` / ``--old``."""
+    if args.worker_json:
+        return _quality_worker(args)
+    codes = _codes(args)
+    keys = ["crps_levels", "crps_increments", "energy_paths", "energy_increments",
+            "heldout_nll"]
+    rows = []
+    for kind in ("garch", "t-copula"):
+        for seed in range(args.seeds):
+            for label, path in codes:
+                with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+                    out = fh.name
+                env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+                subprocess.run([sys.executable, os.path.abspath(__file__), "quality",
+                                "--worker-json", out, "--kind", kind, "--seed", str(seed),
+                                "--n-rows", str(args.n_rows), "--n-targets",
+                                str(args.n_targets)],
+                               env=env, check=True, cwd=tempfile.gettempdir())
+                with open(out) as fh:
+                    rows.append({"kind": kind, "seed": seed, "code": label, **json.load(fh)})
+                os.unlink(out)
+                print(json.dumps(rows[-1]), flush=True)
+    print(f"\nheld-out scores, T={args.n_rows}, N={args.n_targets}, 63 steps, 1000 paths, "
+          f"{args.seeds} data sets per kind, {date.today()} (lower is better)")
+    print("| data | score | " + " | ".join(label for label, _ in codes) + " |")
+    print("|---|---|" + "---|" * len(codes))
+    for kind in ("garch", "t-copula"):
+        for key in keys:
+            cells = [np.mean([r[key] for r in rows if r["kind"] == kind and r["code"] == label])
+                     for label, _ in codes]
+            print(f"| {kind} | {key} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
     return 0
 
 
@@ -367,13 +516,17 @@ def ode_study(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", nargs="?", default="speed",
-                        choices=["speed", "tails", "langevin", "ode"])
+                        choices=["speed", "quality", "tails", "langevin", "ode"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-targets", type=int, default=None)
     parser.add_argument("--n-rows", type=int, default=504)
     parser.add_argument("--copula", choices=["diffusion", "gaussian"], default="diffusion")
     parser.add_argument("--old", default=None,
                         help="directory with an older jointdist package to time alongside")
+    parser.add_argument("--old-ref", default=REFERENCE_COMMIT,
+                        help="speed: git commit whose jointdist to time alongside "
+                             f"(default {REFERENCE_COMMIT}, today's code before issue 16's "
+                             "carried LSTM state; 'none': the current code only)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 if a median exceeds its budget")
     parser.add_argument("--json", default=None, help="also write the results to this file")
@@ -381,14 +534,16 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="speed: sampling threads (default: the model's, 2)")
     parser.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", type=int, default=2, help="tails: data sets")
+    parser.add_argument("--seeds", type=int, default=2,
+                        help="tails: data sets; quality: data sets per kind")
+    parser.add_argument("--kind", default="garch", help=argparse.SUPPRESS)
     parser.add_argument("--t-fit", type=int, default=1000, help="tails: training steps")
     parser.add_argument("--t-test", type=int, default=2000, help="tails: test steps")
     parser.add_argument("--n-samples", type=int, default=20_000, help="tails: samples")
     args = parser.parse_args(argv)
     if args.n_targets is None:
         args.n_targets = 5 if args.study == "tails" else 10
-    return {"speed": speed, "tails": tails, "langevin": langevin,
+    return {"speed": speed, "quality": quality, "tails": tails, "langevin": langevin,
             "ode": ode_study}[args.study](args)
 
 

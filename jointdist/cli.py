@@ -372,8 +372,11 @@ def _benchmark_real(args: argparse.Namespace) -> int:
     n_samples = args.samples or (200 if args.quick else 500)
     names = list(list_real().index) if args.datasets is None else args.datasets.split(",")
     model_names = args.models.split(",")
+    where = "test" if args.split == "test" else \
+        "validation (before the test origins; at most 20)"
     print(f"Real-data benchmark: {', '.join(names)}; models {', '.join(model_names)}; "
-          f"{n_origins} rolling origins per data set, context <= 504, {n_samples} samples.")
+          f"{n_origins} rolling {where} origins per data set, context <= 504, "
+          f"{n_samples} samples.")
     client = None
     if args.backend == "dask":
         try:
@@ -387,7 +390,8 @@ def _benchmark_real(args: argparse.Namespace) -> int:
     try:
         result = run_real_benchmark(model_names, names, n_origins=n_origins,
                                     n_samples=n_samples, random_state=args.seed,
-                                    n_jobs=args.n_jobs, backend=args.backend, progress=True)
+                                    n_jobs=args.n_jobs, backend=args.backend, progress=True,
+                                    split=args.split)
     finally:
         if client is not None:
             client.close()
@@ -507,6 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--backend", default=None, choices=["loky", "threading", "dask", "ray"],
                     help="--real: joblib backend (dask: on --scheduler, else a local "
                          "cluster)")
+    bm.add_argument("--split", default="test", choices=["test", "validation"],
+                    help="--real: score the test origins (default) or the validation "
+                         "origins, whose windows end before the first test origin (tune on "
+                         "these)")
     bm.add_argument("--scheduler", default=None,
                     help="--real --backend dask: scheduler address, e.g. tcp://host:8786")
     bm.set_defaults(func=_benchmark)

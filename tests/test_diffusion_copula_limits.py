@@ -135,12 +135,16 @@ class _SlowCopula(BaseEstimator):
         return np.random.default_rng(rng).uniform(size=(n, self.n_dims_))
 
 
-def test_keyboard_interrupt_stops_sampling_promptly(monkeypatch):
+@pytest.mark.parametrize("carry_steps, per_step", [(0, "mdn_mixtures"),
+                                                   (None, "raw_to_mixture")])
+def test_keyboard_interrupt_stops_sampling_promptly(monkeypatch, carry_steps, per_step):
     # issue 15 item 7: Ctrl-C must not be swallowed, and the sampling threads must not
-    # go on drawing every remaining block (the old code waited for all of them)
-    model = DiffusionCopulaForecaster(copula=_SlowCopula(), **TINY).fit(_walks(150, 2))
+    # go on drawing every remaining block (the old code waited for all of them); both
+    # sampling loops (windows re-read, the fast preset's carried LSTM state)
+    model = DiffusionCopulaForecaster(copula=_SlowCopula(), carry_steps=carry_steps,
+                                      **TINY).fit(_walks(150, 2))
     monkeypatch.setattr(dcf, "_BLOCK_PATHS", 1)
-    real = dcf.mdn_mixtures
+    real = getattr(dcf, per_step)
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -149,7 +153,7 @@ def test_keyboard_interrupt_stops_sampling_promptly(monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dcf, "mdn_mixtures", interrupted)
+    monkeypatch.setattr(dcf, per_step, interrupted)
     model.set_params(n_jobs=1)
     with pytest.raises(KeyboardInterrupt):
         model.predict_samples(16, 40)  # 40 blocks of one path

@@ -370,6 +370,31 @@ def test_dependence_score_prefers_the_right_correlation(kind):
     assert right + 4 * (se_r + se_i) < indep and indep + 4 * (se_i + se_w) < wrong, scores
 
 
+def test_dependence_score_standardized_each_sees_only_the_dependence():
+    """standardize="each" is invariant to the samples' location and scale (so a model
+    much wider than nearly deterministic futures does not dominate the term), still
+    ranks the right correlation first, and its gradient reaches the samples."""
+    from jointdist.models.jointfm.training import dependence_score
+
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(1)
+    futures = _bivariate(0.8).rsample((2000,), gen) * 1e-2  # narrow futures
+    right = _bivariate(0.8).rsample((400,), gen)
+    wrong = _bivariate(-0.8).rsample((400,), gen)
+    by_futures = float(dependence_score(right, futures, mask)[0][0])
+    each = float(dependence_score(right, futures, mask, standardize="each")[0][0])
+    moved = float(dependence_score(right * 50.0 + 3.0, futures, mask,
+                                   standardize="each")[0][0])
+    assert each == pytest.approx(moved, rel=1e-4)
+    assert by_futures > 100 * each  # the marginal mismatch dominates the default
+    assert float(dependence_score(wrong, futures, mask, standardize="each")[0][0]) > 3 * each
+    x = right.clone().requires_grad_(True)
+    dependence_score(x, futures, mask, standardize="each")[0].sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="standardize"):
+        dependence_score(right, futures, mask, standardize="oracle")
+
+
 def test_dependence_term_gradient_reaches_the_gmm_head_and_default_is_unchanged():
     torch.manual_seed(0)
     net = JointFM(JointFMConfig(**MODEL))
@@ -391,6 +416,8 @@ def test_dependence_term_gradient_reaches_the_gmm_head_and_default_is_unchanged(
         TrainConfig(model={**MODEL, "heads": ["skewt"]}, dependence_weight=1.0)
     with pytest.raises(ValueError, match="dependence_score"):
         TrainConfig(model=MODEL, dependence_score="copula")
+    with pytest.raises(ValueError, match="dependence_standardize"):
+        TrainConfig(model=MODEL, dependence_standardize="oracle")
 
 
 def test_nll_on_a_subset_of_the_futures():

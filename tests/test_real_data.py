@@ -261,6 +261,31 @@ def test_benchmark_accepts_frames_and_model_names():
         run_real_benchmark(["hs"], {"toy": frame})
 
 
+def test_validation_origins_end_before_the_test_origins():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(np.cumsum(rng.normal(size=(400, 2)), axis=0),
+                         index=pd.date_range("2000-01-03", periods=400, freq="B"),
+                         columns=list("ab"))
+    kw = dict(horizons={"toy": 5}, n_origins=10, n_samples=20, max_context=100)
+    test = run_real_benchmark(["hs"], {"toy": frame}, **kw)
+    val = run_real_benchmark(["hs"], {"toy": frame}, split="validation",
+                             validation_origins=6, **kw)
+    assert val.origins.loc["toy", "split"] == "validation"
+    assert val.origins.loc["toy", "n_origins"] == 6
+    # every validation window [t, t + 5) ends before the first test origin starts
+    first_test = frame.index.get_loc(pd.Timestamp(test.origins.loc["toy", "first_origin"])) + 1
+    last_val = frame.index.get_loc(pd.Timestamp(val.origins.loc["toy", "last_origin"])) + 1
+    assert last_val + 5 <= first_test
+    assert not set(val.scores["date"]) & set(test.scores["date"])
+    # no room before the test origins: skipped with a warning; nothing left: an error
+    short = frame.iloc[:150]  # the 10 test origins start at row 100 = min_context
+    with pytest.warns(UserWarning, match="no room for validation"):
+        with pytest.raises(ValueError, match="no data set has validation origins"):
+            run_real_benchmark(["hs"], {"toy": short}, split="validation", **kw)
+    with pytest.raises(ValueError, match="split"):
+        run_real_benchmark(["hs"], {"toy": frame}, split="train", **kw)
+
+
 class _Failing(HistoricalSimulation):
     def fit(self, y, X=None):
         raise ValueError("boom")

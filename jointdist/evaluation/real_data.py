@@ -27,6 +27,13 @@ Origins
     (``step >= 1``) and their test stays valid.  Scores at overlapping origins are
     still unbiased, only their bootstrap intervals are too narrow.
 
+Validation origins
+    ``split="validation"`` scores origins whose forecast windows all end before the
+    first test origin (the first origin of ``split="test"`` with the same ``n_origins``
+    and ``step``): tune or select on them, report the test origins.  A data set whose
+    test origins leave no room for validation windows (fewer than ``min_context +
+    horizon`` rows before them) is skipped with a warning.
+
 Parallelism
     Every (data set, origin, model) is one :mod:`joblib` task.  ``backend="loky"`` runs
     them in local processes; ``backend="dask"`` on a ``dask.distributed`` cluster
@@ -374,7 +381,8 @@ class RealBenchmarkResult:
 def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
                        max_context=504, step="auto", horizons=None, coverage=0.9,
                        var_levels=(0.95, 0.99), random_state=0, n_jobs=None, backend=None,
-                       progress=False) -> RealBenchmarkResult:
+                       progress=False, split="test", validation_origins=20
+                       ) -> RealBenchmarkResult:
     """Rolling-origin benchmark of joint forecasters on real data sets.
 
     Parameters
@@ -409,6 +417,13 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
         Joblib backend; "dask" needs a running ``distributed.Client``.
     progress : bool, default=False
         Print one line per data set.
+    split : {"test", "validation"}, default="test"
+        ``"test"``: the ``n_origins`` latest origins.  ``"validation"``: up to
+        ``validation_origins`` origins (step ``"auto"``) on the rows before the first
+        test origin, so that no validation window overlaps a test window (see the
+        module docstring); data sets without room for one are skipped with a warning.
+    validation_origins : int, default=20
+        Origins per data set of the validation split.
 
     Returns
     -------
@@ -427,6 +442,9 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be in (0, 1); got {coverage!r}.")
     var_levels = tuple(float(v) for v in var_levels)
+    if split not in ("test", "validation"):
+        raise ValueError(f"split must be 'test' or 'validation'; got {split!r}.")
+    validation_origins = check_positive_int(validation_origins, "validation_origins")
     models = _resolve_models(models, random_state)
     if not models:
         raise ValueError("models is empty.")
@@ -459,6 +477,16 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
         min_context = min(info.min_context if info else 252, max_context)
         origins, used_step = rolling_origins(len(values), horizon, n_origins=n_origins,
                                              min_context=min_context, step=step)
+        if split == "validation":
+            # windows that end before the first test origin's window starts
+            if origins[0] - horizon < min_context:
+                warnings.warn(f"data set {name!r}: no room for validation origins before "
+                              f"its first test origin (row {origins[0]}); skipped.",
+                              UserWarning, stacklevel=2)
+                continue
+            origins, used_step = rolling_origins(int(origins[0]), horizon,
+                                                 n_origins=validation_origins,
+                                                 min_context=min_context)
         portfolios = {"equal_weight": np.full(n_targets, 1.0 / n_targets)}
         if info is not None and n_targets >= 2:
             portfolios["long_short"] = np.asarray(info.long_short, dtype=np.float64)
@@ -476,7 +504,8 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
                 tasks.append(delayed(_task)(name, k, date, model_name, model, context,
                                             values[t:t + horizon], n_samples, seed,
                                             coverage, var_levels, portfolios, columns))
-        origin_rows.append({"dataset": name, "horizon": horizon, "n_origins": len(origins),
+        origin_rows.append({"dataset": name, "split": split, "horizon": horizon,
+                            "n_origins": len(origins),
                             "step": used_step, "overlapping": used_step < horizon,
                             "first_origin": str(frame.index[origins[0] - 1]),
                             "last_origin": str(frame.index[origins[-1] - 1]),
@@ -487,6 +516,8 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
                   f"{n_targets} series, context {min(contexts)}-{max(contexts)} rows",
                   flush=True)
 
+    if not tasks:
+        raise ValueError(f"no data set has {split} origins.")
     outputs = _run_parallel(tasks, n_jobs, backend)
     scores, risk, runs = [], [], []
     for rows, risk_rows, run in outputs:
@@ -498,7 +529,8 @@ def run_real_benchmark(models, datasets=None, *, n_origins=40, n_samples=500,
                           RuntimeWarning, stacklevel=2)
     settings = {"models": list(models), "n_origins": n_origins, "n_samples": n_samples,
                 "max_context": max_context, "step": step, "coverage": coverage,
-                "var_levels": var_levels, "random_state": random_state}
+                "var_levels": var_levels, "random_state": random_state, "split": split,
+                "validation_origins": validation_origins}
     return RealBenchmarkResult(
         scores=pd.DataFrame(scores, columns=_SCORE_COLUMNS),
         risk=pd.DataFrame(risk, columns=_RISK_COLUMNS),

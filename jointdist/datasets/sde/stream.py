@@ -42,7 +42,9 @@ class SDEBatch:
         True for the real target columns (the first ``n_targets[b]``).
     n_targets : (B,) long tensor
     levels : (B,) long tensor
-        Curriculum level of each system.
+        Curriculum level of each system; -1 for a volatility-clustering system
+        (``SDEStream(volatility_fraction > 0)``), -2 for a KernelSynth / LMC / DynLMC
+        system (``dynlmc_fraction > 0``).
     dt : float
         Time step of context and futures (``t_in / T``).
     context_features, future_features : tensors of shape (B, T, M) and
@@ -51,8 +53,9 @@ class SDEBatch:
         Affine map from the systems' normalized units to the observed ones
         (``X = loc + scale * Z``): the scale of every series, for diagnostics.  A model
         should not rely on them (it sees only the context at inference time).
-    systems : SDESystems
-        All sampled parameters.
+    systems : SDESystems or None
+        All sampled parameters of the curriculum systems (the rows with ``levels >= 0``,
+        which come first); None when a batch has none.
     """
 
     context: torch.Tensor
@@ -130,6 +133,16 @@ class SDEStream:
     dtype : torch.dtype, default=torch.float32
     scale_range : (float, float), default=(1e-2, 1e3)
         Range of the log-uniform observation scale of each series.
+    volatility_fraction : float, default=0.0
+        Probability that a system of a batch is a volatility-clustering system of
+        :func:`jointdist.datasets.volatility.simulate_volatility` (EGARCH, log-normal
+        stochastic volatility, regime switching; daily steps, simulated on the CPU)
+        instead of a curriculum system; its level is -1.  Needs ``n_features = 0``.
+    dynlmc_fraction : float, default=0.0
+        Probability that a system is a KernelSynth, LMC or DynLMC system of seed 001
+        with futures branched by exact GP conditioning
+        (:func:`jointdist.datasets.dynlmc.simulate_dynlmc_branches`); its level is -2.
+        ``volatility_fraction + dynlmc_fraction <= 1``; needs ``n_features = 0``.
 
     Attributes
     ----------
@@ -154,7 +167,8 @@ class SDEStream:
                  n_features: int = 0, context_length: int = 504, horizon: int = 63,
                  n_futures: int = 64, t_in: float = 2.0, t_out: float = 0.25,
                  random_state: Any = None, device="auto", dtype=torch.float32,
-                 scale_range=(1e-2, 1e3)):
+                 scale_range=(1e-2, 1e3), volatility_fraction: float = 0.0,
+                 dynlmc_fraction: float = 0.0):
         levels = [levels] if isinstance(levels, (numbers.Integral, np.integer)) else list(levels)
         if not levels:
             raise ValueError("levels must not be empty.")
@@ -183,6 +197,19 @@ class SDEStream:
         self.device = resolve_device(device)
         self.dtype = dtype
         self.scale_range = scale_range
+        for name, value in (("volatility_fraction", volatility_fraction),
+                            ("dynlmc_fraction", dynlmc_fraction)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}.")
+            if value > 0 and self.n_features:
+                raise ValueError(f"{name} > 0 needs n_features = 0 (those systems have no "
+                                 "feature series).")
+        if volatility_fraction + dynlmc_fraction > 1.0 + 1e-12:
+            raise ValueError(f"volatility_fraction + dynlmc_fraction must be <= 1; got "
+                             f"{volatility_fraction} + {dynlmc_fraction}.")
+        self.volatility_fraction = float(volatility_fraction)
+        self.dynlmc_fraction = float(dynlmc_fraction)
         self._rng = check_random_state(random_state)
         self.n_batches_ = 0
         self.n_rejected_ = 0
@@ -209,15 +236,36 @@ class SDEStream:
             weights = weights(self.n_batches_)
         p = self._weights(weights)
         B = self.batch_size
-        levels = rng.choice(self.levels, size=B, p=p)
+        n_vol, n_dyn = self._source_counts(B, rng)
+        n_sde = B - n_vol - n_dyn
+        levels = rng.choice(self.levels, size=n_sde, p=p)
         lo, hi = self.n_targets
         n_targets = rng.integers(lo, hi + 1, B)
+        self.n_batches_ += 1
+        parts = []
+        if n_sde:
+            parts.append(self._curriculum_batch(levels, n_targets[:n_sde], hi, rng))
+        if n_vol:
+            parts.append(self._external_batch("volatility", n_targets[n_sde:n_sde + n_vol],
+                                              hi, rng))
+        if n_dyn:
+            parts.append(self._external_batch("dynlmc", n_targets[n_sde + n_vol:], hi, rng))
+        return parts[0] if len(parts) == 1 else self._concatenate(parts)
+
+    def _source_counts(self, B, rng):
+        """Systems of the batch from the volatility and the DynLMC sources."""
+        v, d = self.volatility_fraction, self.dynlmc_fraction
+        if not d:  # one binomial draw: the stream of a volatility-only mix, as it was
+            return (int(rng.binomial(B, v)) if v else 0), 0
+        _, n_vol, n_dyn = rng.multinomial(B, [max(0.0, 1.0 - v - d), v, d])
+        return int(n_vol), int(n_dyn)
+
+    def _curriculum_batch(self, levels, n_targets, n_max, rng) -> SDEBatch:
         M = self.n_features
         gen = generate(levels, n_targets, M, context_length=self.context_length,
                        horizon=self.horizon, n_futures=self.n_futures, dt=self.dt,
-                       rng=rng, device=self.device, dtype=self.dtype, n_dims=M + hi,
+                       rng=rng, device=self.device, dtype=self.dtype, n_dims=M + n_max,
                        scale_range=self.scale_range)
-        self.n_batches_ += 1
         self.n_rejected_ += gen.n_rejected
         sy = gen.systems
         mask = sy.dim_mask[:, M:]
@@ -233,3 +281,47 @@ class SDEStream:
             n_targets=sy.n_targets, levels=sy.levels, dt=self.dt,
             context_features=context_features, future_features=future_features,
             loc=sy.loc[:, M:], scale=sy.scale[:, M:], systems=sy)
+
+    def _external_batch(self, source, n_targets, n_max, rng) -> SDEBatch:
+        """Volatility (level -1) or DynLMC (level -2) systems, padded to ``n_max``."""
+        kw = dict(context_length=self.context_length, horizon=self.horizon,
+                  n_futures=self.n_futures, scale_range=self.scale_range, random_state=rng)
+        if source == "volatility":
+            from jointdist.datasets.volatility import simulate_volatility
+
+            hist, fut, mask, _ = simulate_volatility(n_targets, **kw)
+            level = -1
+        else:
+            from jointdist.datasets.dynlmc.branching import simulate_dynlmc_branches
+
+            hist, fut, mask, _ = simulate_dynlmc_branches(n_targets, n_jobs=1, **kw)
+            level = -2
+        pad = n_max - hist.shape[-1]
+        if pad:
+            hist = np.pad(hist, ((0, 0), (0, 0), (0, pad)))
+            fut = np.pad(fut, ((0, 0), (0, 0), (0, 0), (0, pad)))
+            mask = np.pad(mask, ((0, 0), (0, pad)))
+        as_t = lambda a: torch.as_tensor(a, dtype=self.dtype).to(self.device)  # noqa: E731
+        B = len(n_targets)
+        return SDEBatch(context=as_t(hist), futures=as_t(fut),
+                        target_mask=torch.as_tensor(mask).to(self.device),
+                        n_targets=torch.as_tensor(n_targets, dtype=torch.long).to(self.device),
+                        levels=torch.full((B,), level, dtype=torch.long, device=self.device),
+                        dt=self.dt, context_features=None, future_features=None,
+                        loc=torch.zeros(B, n_max, dtype=self.dtype, device=self.device),
+                        scale=torch.ones(B, n_max, dtype=self.dtype, device=self.device),
+                        systems=None)
+
+    @staticmethod
+    def _concatenate(parts) -> SDEBatch:
+        """Rows of the parts in order (curriculum, volatility, DynLMC; same padding)."""
+        def cat(name):
+            tensors = [getattr(b, name) for b in parts]
+            return torch.cat([t.to(tensors[0].dtype) for t in tensors], dim=0)
+
+        systems = parts[0].systems
+        return SDEBatch(context=cat("context"), futures=cat("futures"),
+                        target_mask=cat("target_mask"), n_targets=cat("n_targets"),
+                        levels=cat("levels"), dt=parts[0].dt, context_features=None,
+                        future_features=None, loc=cat("loc"), scale=cat("scale"),
+                        systems=systems)

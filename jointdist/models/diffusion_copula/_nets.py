@@ -129,12 +129,34 @@ class MixtureDensityNetworkModule(nn.Module):
             h = state[0]
         else:
             _, (h, _) = self.lstm(x[:, n_known:, None], state)
-        feats = torch.cat([window_features(x), self.embedding(target_idx)], 1)
-        return self.head(torch.cat([h[-1], self.mlp(feats)], 1))
+        return self.head_from_lstm(h[-1], x, target_idx)
 
-    def forward(self, windows, target_idx) -> MDNOutput:
+    def head_from_lstm(self, h_top, windows, target_idx):
+        """Raw head output from the top LSTM layer's output ``h_top`` (B, lstm_hidden)
+        and the (clamped) windows (B, k) that the path features are computed on."""
+        feats = torch.cat([window_features(windows), self.embedding(target_idx)], 1)
+        return self.head(torch.cat([h_top, self.mlp(feats)], 1))
+
+    def chunk_output(self, seqs, target_idx):
+        """Raw head outputs along sequences read with a carried LSTM state.
+
+        ``seqs`` (B, L) with ``L >= k`` are read from the zero state; the output at
+        position ``j = 0 .. L - k`` is the prediction of the value after
+        ``seqs[:, :k + j]``: the LSTM state after those ``k + j`` values, the path
+        features of the last ``k`` of them.  Shape (B, L - k + 1, 3 C + n_student).
+        """
+        k = self.config.window
+        x = seqs.clamp(-INPUT_CLIP, INPUT_CLIP)
+        hs, _ = self.lstm(x[:, :, None])  # (B, L, H): the top layer after each value
+        b, n_out = x.shape[0], x.shape[1] - k + 1
+        h_top = hs[:, k - 1:].reshape(b * n_out, -1)
+        windows = x.unfold(1, k, 1).reshape(b * n_out, k)
+        raw = self.head_from_lstm(h_top, windows, target_idx.repeat_interleave(n_out))
+        return raw.reshape(b, n_out, -1)
+
+    def output_from_raw(self, out) -> MDNOutput:
+        """:class:`MDNOutput` of raw head outputs (B, 3 C + n_student)."""
         cfg = self.config
-        out = self.head_output(windows, target_idx)
         c = cfg.n_components
         logits, loc = out[:, :c], out[:, c:2 * c]
         scale = F.softplus(out[:, 2 * c:3 * c]) + 1e-3
@@ -142,6 +164,9 @@ class MixtureDensityNetworkModule(nn.Module):
         # temperature scaling of the weights (Appendix B: tau = 0.5)
         log_weights = torch.log_softmax(logits / cfg.temperature, dim=1)
         return MDNOutput(log_weights, loc, scale, df, cfg.n_normal, cfg.n_laplace)
+
+    def forward(self, windows, target_idx) -> MDNOutput:
+        return self.output_from_raw(self.head_output(windows, target_idx))
 
 
 class FlowVelocityModule(nn.Module):

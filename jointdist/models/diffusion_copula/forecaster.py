@@ -23,26 +23,32 @@ from jointdist.models.diffusion_copula.copula import (
     StudentTCopula,
 )
 from jointdist.models.diffusion_copula.marginals import (
+    INPUT_CLIP,
     MDNConfig,
+    _series,
     build_windows,
+    carried_mixtures,
     fit_mdn,
     mdn_mixtures,
+    raw_to_mixture,
 )
 
 __all__ = ["DiffusionCopulaForecaster", "PRESETS", "MAX_SAMPLE_SIZE", "WARN_SAMPLE_SIZE"]
 
 _COPULAS = ("diffusion", "flow-matching", "gaussian", "student-t")
 #: Values of the parameters left at None, per ``preset``.  ``"fast"`` is sized for two
-#: CPU cores (a fit of T = 504, N = 10 in 18-21 CPU seconds, 1000 paths of 63 steps in
-#: about 8.5, measured 2026-12-01 on a shared machine; its copula samples the ODE on 11
-#: of its 20 training times); ``"paper"`` has the architecture and copula
-#: settings of seed 002 and its authors' code (LSTM 128 x 5; CDC with about 10 times,
+#: CPU cores (a fit of T = 504, N = 10 in 15-17 CPU seconds, 1000 paths of 63 steps in
+#: 5-6, measured 2026-12-01 on a loaded shared machine, where the code before the
+#: carried state took 18-23 and 9-10; its LSTM state is carried over groups of 16
+#: steps, its copula samples the ODE on 11 of its 20 training times); ``"paper"``
+#: re-reads every window (the paper's order-k Markov LSTM) and has the architecture
+#: and copula settings of seed 002 and its authors' code (LSTM 128 x 5; CDC with about 10 times,
 #: Adam 5e-5, batch 1024, Langevin sampling), meant for a GPU: on two CPU cores one fit
 #: takes many minutes.
 PRESETS = {
-    "fast": {"lstm_hidden": 16, "lstm_layers": 1,
+    "fast": {"lstm_hidden": 16, "lstm_layers": 1, "carry_steps": 16,
              "copula": {"sampling_times": 11}},
-    "paper": {"lstm_hidden": 128, "lstm_layers": 5,
+    "paper": {"lstm_hidden": 128, "lstm_layers": 5, "carry_steps": None,
               "copula": {"n_times": 10, "hidden_size": 128, "learning_rate": 5e-5,
                          "batch_size": 1024, "max_steps": 20000, "eval_every": 500,
                          "sampler": "langevin"}},
@@ -53,18 +59,21 @@ MAX_SAMPLE_SIZE = 10**8
 #: ... and warns above this many (a minute or two of sampling on two cores).
 WARN_SAMPLE_SIZE = 10**7
 #: Sample paths are drawn in blocks of this many paths, each block with its own seed,
-#: so that results do not depend on ``n_jobs``.
-_BLOCK_PATHS = 250
+#: so that results do not depend on ``n_jobs`` (500: 7 % less CPU time than 250 for
+#: 1000 paths, one block per thread of ``n_jobs=2``; 2026-12-01).
+_BLOCK_PATHS = 500
 #: Tolerance of the inverse marginal CDF while sampling: the tail probability of each
-#: sampled value is within this relative error of its copula draw (``u = 1e-8`` is hit to
-#: 1e-14 absolute).  The copula draws themselves carry about that much: they are float32
-#: normal scores ``z`` (relative rounding 6e-8), and ``Phi(z)`` moves by ``z^2 * 6e-8``
-#: relative in the tail, 1.5e-6 at ``z = 5``.  Invisible in any Monte Carlo statistic;
-#: from the approximate start of :meth:`NLTMixture.icdf` one exact evaluation per value
-#: meets it (its default ``ICDF_TOL`` is 1e-10).
+#: sampled value is within this relative error of its copula draw under the interpolated
+#: Student-t tails of :meth:`NLTMixture.icdf` (``exact=False``), whose own relative error
+#: is 6e-7 (median) to 2e-5 (at most, ``mixture.APPROX_T_TAIL_ERROR``, in tails below
+#: 1e-7): a CDF error below 2e-6 in absolute terms everywhere.  The copula draws
+#: themselves carry about that much: they are float32 normal scores ``z`` (relative
+#: rounding 6e-8), and ``Phi(z)`` moves by ``z^2 * 6e-8`` relative in the tail, 1.5e-6
+#: at ``z = 5``.  Invisible in any Monte Carlo statistic (the exact iterations, one
+#: ``stdtr`` per value and component, cost a third of the inverse CDF).
 SAMPLING_ICDF_TOL = 1e-6
-#: Rough sampling cost per sampled value on two cores (for the messages): 8.5 CPU
-#: seconds for 1000 x 63 x 10 values on our machines (2026-12-01), two threads.
+#: Rough sampling cost per sampled value on two cores (for the messages): 5-6 CPU
+#: seconds for 1000 x 63 x 10 values on our (loaded) machines (2026-12-01), two threads.
 _SECONDS_PER_VALUE = 1e-5
 #: Increments needed beyond the window: enough windows to train and to validate on.
 _MIN_WINDOWS = 10
@@ -91,8 +100,9 @@ class DiffusionCopulaForecaster(BaseJointForecaster):
 
     Multi-step paths are sampled autoregressively: at every step each path draws a
     copula vector ``u``, maps it through the inverse marginal CDFs conditioned on that
-    path's own last ``window`` increments (eq. 10), and appends the result to its
-    window.  The paths advance together in blocks of 250 (a loop over the horizon,
+    path's own past (eq. 10: its last ``window`` increments, or with ``carry_steps``
+    the LSTM state carried along the path), and appends the result to its window.
+    The paths advance together in blocks of 500 (a loop over the horizon,
     vectorized over paths and targets; the blocks run on ``n_jobs`` threads).  Because
     the copula is time-invariant its vectors do not depend on the paths: each block
     draws them for many steps at once.  Targets with constant increments are
@@ -130,6 +140,19 @@ default="diffusion"
         LSTM width (``"fast"``: 16; ``"paper"``: 128).
     lstm_layers : int or None, default=None
         LSTM depth (``"fast"``: 1; ``"paper"``: 5).
+    carry_steps : int >= 0 or None, default=None
+        How the LSTM reads the past (``"fast"``: 16; ``"paper"``: 0).  0: every window
+        of ``window`` increments is read from the zero state (the paper's order-``k``
+        Markov marginals; while sampling, each path's window is re-read at every
+        step).  ``R > 0``: the LSTM state is carried along the series in groups of
+        ``R`` steps, each read from ``window`` increments before the group's first
+        step, so the ``j``-th prediction of a group (``j < R``) has read ``window + j``
+        increments (the path features are still those of the last ``window``);
+        trained, evaluated (``pit_``, ``marginal_pit``) and sampled that way alike.
+        Sampling then takes one LSTM step per value instead of ``window`` (the window
+        is re-read once per group), and training reads ``window + R - 1`` increments
+        for ``R`` predictions (see
+        :mod:`~jointdist.models.diffusion_copula.marginals`).
     mlp_hidden : int, default=32
         Width of the feature MLP and of the head.
     embedding_dim : int, default=4
@@ -155,7 +178,7 @@ default="diffusion"
         epochs, so that the most recent history is learned from too (otherwise the
         last ``validation_fraction`` of it never is).
     n_jobs : int, default=2
-        Threads of ``predict_samples``; the paths are split into blocks of 250 with
+        Threads of ``predict_samples``; the paths are split into blocks of 500 with
         their own seeds, so the samples do not depend on ``n_jobs``.
     max_sample_size : int or None, default=MAX_SAMPLE_SIZE
         ``predict_samples`` refuses with a ``ValueError`` when ``n_samples * horizon *
@@ -210,10 +233,12 @@ default="diffusion"
     -----
     The ``"fast"`` preset is far smaller than the paper (LSTM 16 x 1 instead of
     128 x 5, one network shared by all targets instead of one per asset) so that a
-    fit on 504 steps of 10 series takes about 20 s on two CPU cores; ``preset="paper"``
-    or the individual parameters reach the paper's values.  Sampling 1000 paths of 63
-    steps for 10 series costs about 8.5 CPU seconds (a third each: the LSTM re-reading
-    the windows, the copula's classifier gradients, the inverse CDFs).
+    fit on 504 steps of 10 series takes about 15-20 s on two CPU cores;
+    ``preset="paper"`` or the individual parameters reach the paper's values.
+    Sampling 1000 paths of 63 steps for 10 series costs about 5-6 CPU seconds on a
+    loaded machine (see ``docs/models/diffusion_copula.md``); most of it is now the
+    copula's classifier gradients and the inverse CDFs, the LSTM (carried state)
+    under a tenth.
 
     Examples
     --------
@@ -227,9 +252,10 @@ default="diffusion"
 
     def __init__(self, copula="diffusion", *, preset="fast", returns="diff", window=14,
                  n_normal=3, n_laplace=3, n_student=3, lstm_hidden=None, lstm_layers=None,
-                 mlp_hidden=32, embedding_dim=4, temperature=0.5, entropy_weight=0.01,
-                 learning_rate=3e-3, weight_decay=1e-5, batch_size=256, max_epochs=150,
-                 patience=15, validation_fraction=0.2, refit_full=True, device="auto",
+                 carry_steps=None, mlp_hidden=32, embedding_dim=4, temperature=0.5,
+                 entropy_weight=0.01, learning_rate=3e-3, weight_decay=1e-5, batch_size=256,
+                 max_epochs=150, patience=15, validation_fraction=0.2, refit_full=True,
+                 device="auto",
                  n_threads=1, n_jobs=2, max_sample_size=MAX_SAMPLE_SIZE, random_state=None,
                  verbose=False):
         self.copula = copula
@@ -241,6 +267,7 @@ default="diffusion"
         self.n_student = n_student
         self.lstm_hidden = lstm_hidden
         self.lstm_layers = lstm_layers
+        self.carry_steps = carry_steps
         self.mlp_hidden = mlp_hidden
         self.embedding_dim = embedding_dim
         self.temperature = temperature
@@ -259,6 +286,11 @@ default="diffusion"
         self.random_state = random_state
         self.verbose = verbose
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "carry_steps" not in state:  # pickled before it existed: windows re-read
+            self.carry_steps = 0
+
     # ------------------------------------------------------------------ checks
     def _min_history_length(self, n_targets: int) -> int:
         self._check_params()
@@ -268,6 +300,11 @@ default="diffusion"
         """A parameter's value, from the preset when it is None."""
         value = getattr(self, name)
         return PRESETS[self.preset][name] if value is None else value
+
+    def _carry_steps(self):
+        """``carry_steps`` with the preset's value for None (0 where the preset has None)."""
+        value = self._resolved("carry_steps")
+        return 0 if value is None else value
 
     def _check_params(self) -> None:
         if self.preset not in PRESETS:
@@ -283,6 +320,7 @@ default="diffusion"
             check_positive_int(getattr(self, name), name)
         for name in ("lstm_hidden", "lstm_layers"):
             check_positive_int(self._resolved(name), name)
+        check_positive_int(self._carry_steps(), "carry_steps", minimum=0)
         for name in ("temperature", "learning_rate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, numbers.Real) and v > 0):
@@ -381,7 +419,8 @@ default="diffusion"
             n_laplace=self.n_laplace, n_student=self.n_student,
             lstm_hidden=self._resolved("lstm_hidden"),
             lstm_layers=self._resolved("lstm_layers"), mlp_hidden=self.mlp_hidden,
-            embedding_dim=self.embedding_dim, temperature=float(self.temperature))
+            embedding_dim=self.embedding_dim, temperature=float(self.temperature),
+            carry_steps=int(self._carry_steps()) or None)
         train = dict(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                      entropy_weight=self.entropy_weight, batch_size=self.batch_size,
                      seed=int(seeds[0]), device=self.device_, verbose=self.verbose)
@@ -406,6 +445,10 @@ default="diffusion"
         return self
 
     def _pit_standardized(self, windows, targets):
+        if getattr(self.marginal_config_, "carry_steps", None):
+            mix = carried_mixtures(self.marginal_model_, _series(windows, targets),
+                                   self.device_)
+            return mix.cdf(targets)
         m, n, k = windows.shape
         tidx = np.tile(np.arange(n), m)
         mix = mdn_mixtures(self.marginal_model_, windows.reshape(m * n, k), tidx, self.device_)
@@ -525,6 +568,8 @@ default="diffusion"
         windows of all paths begin with the same observed increments: the LSTM reads
         that common beginning once per target and each path only its own draws.
         """
+        if getattr(self.marginal_config_, "carry_steps", None):
+            return self._sample_block_carried(n_paths, horizon, rng, stop, progress)
         import torch
 
         n = self.modelled_targets_.size
@@ -551,9 +596,60 @@ default="diffusion"
                                       self.marginal_model_.lstm_state(observed[:, h:]))
                 mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_,
                                    state=state, n_known=k - h)
-                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL)  # eq. 10
+                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
                 out[:, h] = x.reshape(n_paths, n)
                 windows = np.concatenate([windows[:, 1:], x[:, None]], axis=1)
+                if progress is not None:
+                    progress.update(1)
+        return out
+
+    def _sample_block_carried(self, n_paths, horizon, rng, stop, progress):
+        """``_sample_block`` for a marginal network with ``carry_steps = R``.
+
+        The LSTM state is carried along each path: one LSTM step per sampled value,
+        except every ``R`` steps, where the path's last ``window`` values are read from
+        the zero state again (at the first step the observed ones, shared by all
+        paths) -- the reading the network was trained and its PIT values computed
+        with (:func:`~jointdist.models.diffusion_copula.marginals.carried_mixtures`).
+        Everything but the inverse CDFs stays in float32 torch tensors.
+        """
+        import torch
+
+        net = self.marginal_model_
+        cfg = self.marginal_config_
+        carry = cfg.carry_steps
+        n = self.modelled_targets_.size
+        out = np.empty((n_paths, horizon, n))
+        steps_per_draw = max(1, 8192 // n_paths)
+        u = None
+        with torch_threads(self.n_threads), torch.no_grad():
+            observed = torch.as_tensor(self.last_window_.T, dtype=torch.float32,
+                                       device=self.device_)  # (N, k)
+            windows = observed.repeat(n_paths, 1)  # (P N, k), target fastest
+            tidx = torch.arange(n, device=self.device_).repeat(n_paths)
+            shared = tuple(s.repeat(1, n_paths, 1) for s in net.lstm_state(observed))
+            state = x_t = None
+            for h in range(horizon):
+                if stop.is_set():
+                    return out
+                j = h % steps_per_draw
+                if j == 0:
+                    steps = min(steps_per_draw, horizon - h)
+                    u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
+                if h == 0:
+                    state = shared
+                elif h % carry == 0:  # a new group: the last k values from the zero state
+                    state = net.lstm_state(windows)
+                else:  # one more value on the carried state
+                    _, state = net.lstm(x_t.clamp(-INPUT_CLIP, INPUT_CLIP)[:, None, None],
+                                        state)
+                raw = net.head_from_lstm(state[0][-1], windows.clamp(-INPUT_CLIP, INPUT_CLIP),
+                                         tidx)
+                mix = raw_to_mixture(raw.double().cpu().numpy(), cfg)
+                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
+                out[:, h] = x.reshape(n_paths, n)
+                x_t = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
+                windows = torch.cat([windows[:, 1:], x_t[:, None]], 1)
                 if progress is not None:
                     progress.update(1)
         return out

@@ -11,6 +11,14 @@ order-``k`` Markov assumption, eq. 4):
   strength) and a learned embedding of the target;
 * a head maps both to the mixture parameters.
 
+With ``carry_steps = R`` (the ``"fast"`` preset) the LSTM does not re-read each window
+from the zero state: it reads a path in stretches that start ``k`` values before a
+group of ``R`` consecutive targets, so the prediction of the ``j``-th target of a
+group (``j = 0 .. R - 1``) has the LSTM state after ``k + j`` values (the features are
+still those of the last ``k``).  It is trained, evaluated (PIT, validation NLL) and
+sampled that way alike: while sampling, the state is carried from one step to the
+next and the window is re-read only every ``R`` steps (:func:`carried_mixtures`).
+
 The network is trained by the negative log-likelihood with an entropy bonus on the
 mixture weights (eq. 5).  One network is shared by all targets (the target embedding
 lets it specialise), which keeps the fit within our CPU budget; the paper trains one
@@ -35,6 +43,7 @@ __all__ = [
     "MDNOutput",
     "MixtureDensityNetwork",
     "build_windows",
+    "carried_mixtures",
     "fit_mdn",
     "window_features",
 ]
@@ -99,6 +108,9 @@ class MDNConfig:
     mlp_hidden: int = 32
     embedding_dim: int = 4
     temperature: float = 0.5
+    #: None: every window is read from the zero state (order-``k`` Markov); an int
+    #: ``R``: the LSTM state is carried over groups of ``R`` targets (module docstring).
+    carry_steps: int | None = None
 
     @property
     def n_components(self) -> int:
@@ -189,7 +201,9 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     ----------
     windows : ndarray of shape (M, N, k)
     targets : ndarray of shape (M, N)
-        From :func:`build_windows`.
+        From :func:`build_windows`.  With ``config.carry_steps`` the series they were
+        cut from is read in groups of that many targets instead (random offsets per
+        epoch; see ``_chunk_batches``).
     config : MDNConfig
     n_val_rows : int
         The last ``n_val_rows`` time rows are the validation tail used for early
@@ -219,17 +233,13 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     with seeded_torch(seed, device):
         model = MixtureDensityNetwork(config).to(device)
     gen = torch_generator(seed + 7, "cpu")
-    tidx = np.tile(np.arange(n), (m, 1))
-
-    def flat(rows):
-        w = torch.as_tensor(windows[rows].reshape(-1, k), dtype=torch.float32, device=device)
-        t = torch.as_tensor(tidx[rows].reshape(-1), dtype=torch.long, device=device)
-        y = torch.as_tensor(targets[rows].reshape(-1), dtype=torch.float32, device=device)
-        return w, t, y
-
     n_train_rows = m - n_val_rows
-    w_tr, t_tr, y_tr = flat(slice(0, n_train_rows))
-    val = flat(slice(n_train_rows, m)) if n_val_rows > 0 else None
+    carry = getattr(config, "carry_steps", None)
+    if carry is None:
+        batches, val = _window_batches(windows, targets, n_train_rows, batch_size, device)
+    else:
+        batches, val = _chunk_batches(windows, targets, n_train_rows, carry, batch_size,
+                                      device)
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     best, best_state, bad, best_epoch = math.inf, None, 0, max_epochs
     history = {"train_nll": [], "val_nll": []}
@@ -239,26 +249,23 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
 
         progress = tqdm(total=max_epochs, desc="MDN marginals", leave=False)
     epoch = 0
-    n_obs = w_tr.shape[0]
     for epoch in range(1, max_epochs + 1):
         model.train()
-        perm = torch.randperm(n_obs, generator=gen).to(device)
-        total = 0.0
-        for start in range(0, n_obs, batch_size):
-            b = perm[start:start + batch_size]
-            out = model(w_tr[b], t_tr[b])
-            nll = -out.log_prob(y_tr[b]).mean()
+        total, n_obs = 0.0, 0
+        for out, y in batches(model, gen):
+            nll = -out.log_prob(y).mean()
             loss = nll - entropy_weight * out.entropy_of_weights().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(nll.detach()) * b.numel()
-        history["train_nll"].append(total / n_obs)
+            total += float(nll.detach()) * y.numel()
+            n_obs += y.numel()
+        history["train_nll"].append(total / max(n_obs, 1))
         if val is not None:
             model.eval()
             with torch.no_grad():
-                v = float(-model(val[0], val[1]).log_prob(val[2]).mean())
+                v = float(val(model))
             history["val_nll"].append(v)
             if progress is not None:
                 progress.set_postfix(val_nll=f"{v:.4f}")
@@ -279,6 +286,137 @@ def fit_mdn(windows, targets, config: MDNConfig, *, n_val_rows: int, learning_ra
     for p in model.parameters():
         p.requires_grad_(False)
     return MDNTrainResult(model, epoch, best, history, best_epoch)
+
+
+def _window_batches(windows, targets, n_train_rows, batch_size, device):
+    """Shuffled minibatches of whole windows, each read from the zero state, and the
+    validation NLL on the windows of rows ``n_train_rows:``."""
+    import torch
+
+    m, n, k = windows.shape
+    tidx = np.tile(np.arange(n), (m, 1))
+
+    def flat(rows):
+        w = torch.as_tensor(windows[rows].reshape(-1, k), dtype=torch.float32, device=device)
+        t = torch.as_tensor(tidx[rows].reshape(-1), dtype=torch.long, device=device)
+        y = torch.as_tensor(targets[rows].reshape(-1), dtype=torch.float32, device=device)
+        return w, t, y
+
+    w_tr, t_tr, y_tr = flat(slice(0, n_train_rows))
+    n_obs = w_tr.shape[0]
+
+    def batches(model, gen):
+        perm = torch.randperm(n_obs, generator=gen).to(device)
+        for start in range(0, n_obs, batch_size):
+            b = perm[start:start + batch_size]
+            yield model(w_tr[b], t_tr[b]), y_tr[b]
+
+    if n_train_rows == m:
+        return batches, None
+    w_va, t_va, y_va = flat(slice(n_train_rows, m))
+
+    def val(model):
+        return -model(w_va, t_va).log_prob(y_va).mean()
+
+    return batches, val
+
+
+def _series(windows, targets):
+    """The standardized series (T, N) that ``build_windows`` cut into ``windows``."""
+    return np.concatenate([windows[0].T, targets], axis=0)
+
+
+def _chunk_batches(windows, targets, n_train_rows, carry, batch_size, device):
+    """Minibatches of stretches read with a carried LSTM state (``MDNConfig.carry_steps``).
+
+    Every epoch cuts the training rows into groups of ``carry`` consecutive targets
+    from a random offset (so that each target is predicted at every position of a
+    group over the epochs; the at most ``2 carry - 2`` rows at the two ends that no
+    whole group covers in an epoch are left out of it), and shuffles the (group,
+    target) sequences into batches of about ``batch_size`` predictions.  The validation
+    NLL is that of :func:`carried_mixtures` on rows ``n_train_rows:``, the groups
+    starting at its first row.
+    """
+    import torch
+
+    m, n, k = windows.shape
+    z = torch.as_tensor(_series(windows, targets), dtype=torch.float32, device=device)
+    seqs_per_batch = max(1, int(round(batch_size / carry)))
+    tidx_all = torch.arange(n, device=device)
+
+    def batches(model, gen):
+        offset = int(torch.randint(carry, (1,), generator=gen))
+        if n_train_rows < carry:  # too few rows for one group: one shorter group
+            starts, span = torch.zeros(1, dtype=torch.long), n_train_rows
+        else:
+            offset = min(offset, n_train_rows - carry)
+            starts = torch.arange(offset, n_train_rows - carry + 1, carry)
+            span = carry
+        idx = (starts[:, None] + torch.arange(k + span - 1)).to(device)
+        seqs = z[idx].permute(0, 2, 1).reshape(-1, k + span - 1)  # (G N, L)
+        ys = z[idx[:, k - 1:] + 1].permute(0, 2, 1).reshape(-1, span)  # (G N, span)
+        tidx = tidx_all.repeat(starts.numel())
+        perm = torch.randperm(seqs.shape[0], generator=gen).to(device)
+        for start in range(0, seqs.shape[0], seqs_per_batch):
+            b = perm[start:start + seqs_per_batch]
+            raw = model.chunk_output(seqs[b], tidx[b])
+            yield model.output_from_raw(raw.reshape(-1, raw.shape[-1])), ys[b].reshape(-1)
+
+    if n_train_rows == m:
+        return batches, None
+    z_val = z[n_train_rows:]  # the windows and targets of rows n_train_rows:
+    y_val = z_val[k:].reshape(-1)
+
+    def val(model):
+        raw = _carried_raw(model, z_val, carry)
+        return -model.output_from_raw(raw.reshape(-1, raw.shape[-1])).log_prob(y_val).mean()
+
+    return batches, val
+
+
+def _carried_raw(model, z, carry):
+    """Raw head outputs (T - k, N, out) for the targets ``z[k:]`` of a standardized
+    series ``z`` (T, N) (torch), read in groups of ``carry`` from its start."""
+    import torch
+
+    k = model.config.window
+    n_rows, n = z.shape[0] - k, z.shape[1]
+    tidx = torch.arange(n, device=z.device)
+    parts = []
+    n_full = n_rows // carry
+    if n_full:  # the whole groups in one call
+        idx = (torch.arange(n_full) * carry)[:, None] + torch.arange(k + carry - 1)
+        seqs = z[idx.to(z.device)].permute(0, 2, 1).reshape(-1, k + carry - 1)
+        raw = model.chunk_output(seqs, tidx.repeat(n_full))  # (G N, carry, out)
+        parts.append(raw.reshape(n_full, n, carry, -1).permute(0, 2, 1, 3).reshape(
+            n_full * carry, n, -1))
+    rest = n_rows - n_full * carry
+    if rest:  # a last, shorter group
+        seqs = z[n_full * carry:].T  # (N, k + rest)
+        raw = model.chunk_output(seqs[:, :k + rest - 1], tidx)  # (N, rest, out)
+        parts.append(raw.permute(1, 0, 2))
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def carried_mixtures(model, z, device) -> NLTMixture:
+    """Mixtures of the targets ``z[k:]`` of a standardized series ``z`` (T, N), read as
+    the ``carry_steps`` model is sampled (groups of ``carry_steps`` from ``z``'s start).
+
+    Returns
+    -------
+    NLTMixture with batch shape (T - k, N), in standardized units
+    """
+    import torch
+
+    zt = torch.as_tensor(z, dtype=torch.float32, device=device)
+    with torch.no_grad():
+        raw = _carried_raw(model, zt, model.config.carry_steps)
+    n_rows, n = raw.shape[0], raw.shape[1]
+    mix = raw_to_mixture(raw.reshape(n_rows * n, -1).double().cpu().numpy(), model.config)
+    c = mix.weights.shape[1]
+    return NLTMixture(mix.weights.reshape(n_rows, n, c), mix.loc.reshape(n_rows, n, c),
+                      mix.scale.reshape(n_rows, n, c), mix.df.reshape(n_rows, n, -1),
+                      mix.n_normal, mix.n_laplace)
 
 
 def mdn_mixtures(model, windows, target_idx, device, chunk_size=65536, *, state=None,

@@ -35,6 +35,8 @@ __all__ = ["TrainConfig", "train", "jointfm_loss", "dependence_score", "Validati
 
 #: Multivariate terms of the objective (``TrainConfig.dependence_score``).
 DEPENDENCE_SCORES = ("variogram", "energy")
+#: How dependence_score standardizes the model's samples.
+DEPENDENCE_STANDARDIZATIONS = ("futures", "each")
 
 
 @dataclass
@@ -84,6 +86,11 @@ class TrainConfig:
         of the standardized vectors of targets at every horizon.
     dependence_samples : int, default=64
         Model samples the dependence term draws per system.
+    dependence_standardize : {"futures", "each"}, default="futures"
+        How the dependence term standardizes the model's samples
+        (:func:`dependence_score`): by the futures' moments (v2's training) or by their
+        own, so that only the dependence counts; ``"each"`` keeps the term bounded on
+        systems with nearly deterministic futures (smooth KernelSynth / DynLMC paths).
     nll_futures : int or None, default=None
         Futures per system that the likelihood scores (the first ones; they are i.i.d.);
         None: all ``n_futures``.  The log-densities cost time linear in the futures
@@ -94,6 +101,13 @@ class TrainConfig:
     val_every, val_levels, val_systems, val_n_targets, val_futures, val_samples, val_seed :
         Validation every ``val_every`` steps on ``val_systems`` systems of each level in
         ``val_levels`` (seed ``val_seed``, never used by the training stream).
+    volatility_fraction : float, default=0.0
+        Share of the stream's systems drawn from the volatility-clustering processes of
+        :mod:`jointdist.datasets.volatility` (EGARCH, log-normal stochastic volatility,
+        regime switching) instead of the curriculum levels; 0 keeps the stream of seed 000.
+    dynlmc_fraction : float, default=0.0
+        Share drawn from seed 001's KernelSynth / LMC / DynLMC generators with branched
+        futures (:func:`jointdist.datasets.dynlmc.simulate_dynlmc_branches`).
     checkpoint_every : int
         Steps between resumable checkpoints.
     seed : int
@@ -141,6 +155,7 @@ class TrainConfig:
     dependence_weight: float = 0.0
     dependence_score: str = "variogram"
     dependence_samples: int = 64
+    dependence_standardize: str = "futures"
     nll_futures: int | None = None
     val_every: int = 250
     val_levels: list = field(default_factory=lambda: [2, 5, 7])
@@ -149,6 +164,8 @@ class TrainConfig:
     val_futures: int = 200
     val_samples: int = 200
     val_seed: int = 987_654
+    volatility_fraction: float = 0.0
+    dynlmc_fraction: float = 0.0
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "auto"
@@ -164,6 +181,10 @@ class TrainConfig:
             raise ValueError(f"curriculum must be 'linear' or 'uniform'; got {self.curriculum!r}.")
         if self.steps < 1 or self.batch_size < 1 or self.n_futures < 1:
             raise ValueError("steps, batch_size and n_futures must be positive.")
+        if self.dependence_standardize not in DEPENDENCE_STANDARDIZATIONS:
+            raise ValueError(f"dependence_standardize must be one of "
+                             f"{DEPENDENCE_STANDARDIZATIONS}; got "
+                             f"{self.dependence_standardize!r}.")
         if self.dependence_score not in DEPENDENCE_SCORES:
             raise ValueError(f"dependence_score must be one of {DEPENDENCE_SCORES}; "
                              f"got {self.dependence_score!r}.")
@@ -332,7 +353,8 @@ def _check_generator(generator, device) -> None:
 _MIN_FUTURE_STD = 1e-3
 
 
-def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps=1e-4):
+def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps=1e-4,
+                     standardize="futures"):
     r"""Multivariate score of model samples against branched futures, per system.
 
     Both are first standardized with the *futures'* mean and standard deviation per
@@ -365,6 +387,14 @@ def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps
     kind : {"variogram", "energy"}
     p, eps : float
         Order of the variogram and its smoothing.
+    standardize : {"futures", "each"}, default="futures"
+        ``"futures"``: samples and futures both by the futures' mean and standard
+        deviation, so that a marginal spread of the model unlike the futures' also
+        counts (and dominates the score where the futures are nearly deterministic, as
+        a smooth Gaussian-process path's next steps are).  ``"each"``: the samples by
+        their own mean and standard deviation (differentiable), the futures by theirs,
+        so that the score sees only the dependence (and the shape) and the marginals are
+        left to the likelihood.
 
     Returns
     -------
@@ -376,6 +406,9 @@ def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps
     """
     if kind not in DEPENDENCE_SCORES:
         raise ValueError(f"kind must be one of {DEPENDENCE_SCORES}; got {kind!r}.")
+    if standardize not in DEPENDENCE_STANDARDIZATIONS:
+        raise ValueError(f"standardize must be one of {DEPENDENCE_STANDARDIZATIONS}; got "
+                         f"{standardize!r}.")
     S, B, H, N = samples.shape
     futures = futures.to(samples.dtype)
     with torch.no_grad():
@@ -385,7 +418,11 @@ def dependence_score(samples, futures, target_mask, kind="variogram", p=0.5, eps
                               dtype=samples.dtype).sqrt()[None, :, None]
         usable = (std > _MIN_FUTURE_STD * sqrt_h) & target_mask[:, None, :]  # (B, H, N)
         inv = torch.where(usable, 1.0 / std.clamp_min(1e-12), torch.zeros_like(std))
-    xs = (samples - mean) * inv  # unusable coordinates -> 0 in samples and futures
+    if standardize == "each" and S > 1:
+        own = samples.std(0).clamp_min(1e-12)
+        xs = (samples - samples.mean(0)) / own * usable.to(samples.dtype)
+    else:
+        xs = (samples - mean) * inv  # unusable coordinates -> 0 in samples and futures
     ys = (futures - mean) * inv
     if kind == "variogram":
         if N < 2:
@@ -421,7 +458,8 @@ def _autocast_enabled(amp, device) -> bool:
 
 def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samples=16,
                  dependence_weight=0.0, dependence_kind="variogram", dependence_samples=64,
-                 nll_futures=None, generator=None, amp=False):
+                 dependence_standardize="futures", nll_futures=None, generator=None,
+                 amp=False):
     """NLL of the branched futures (per target and horizon), summed over heads.
 
     Parameters
@@ -436,6 +474,8 @@ def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samp
         Adds ``dependence_weight *`` :func:`dependence_score` (``kind=dependence_kind``)
         of ``dependence_samples`` reparametrized GMM samples against the futures,
         averaged over the systems with at least two targets.  0 disables it.
+    dependence_standardize : {"futures", "each"}
+        ``standardize`` of :func:`dependence_score`.
     nll_futures : int or None
         Score the likelihood on the first ``nll_futures`` futures only (None: all); the
         energy and dependence terms use all of them.
@@ -482,7 +522,8 @@ def jointfm_loss(model, batch, *, time_mask=None, energy_weight=0.0, energy_samp
                              "samples); this model has "
                              f"{sorted(out.distributions)}.")
         samples = out.distributions["gmm"].rsample((dependence_samples,), generator)
-        score, valid = dependence_score(samples, z, batch.target_mask, kind=dependence_kind)
+        score, valid = dependence_score(samples, z, batch.target_mask, kind=dependence_kind,
+                                        standardize=dependence_standardize)
         w = valid.to(score.dtype)
         dep = (score * w).sum() / w.sum().clamp_min(1.0)
         loss = loss + dependence_weight * dep
@@ -807,7 +848,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
     stream = SDEStream(levels=levels, level_weights=weights, batch_size=cfg.batch_size,
                        n_targets=tuple(cfg.n_targets), n_features=cfg.n_features,
                        context_length=T, horizon=H, n_futures=cfg.n_futures, t_in=cfg.t_in,
-                       t_out=cfg.t_out, random_state=cfg.seed + 7919 * rank, device=device)
+                       t_out=cfg.t_out, random_state=cfg.seed + 7919 * rank, device=device,
+                       volatility_fraction=cfg.volatility_fraction,
+                       dynlmc_fraction=cfg.dynlmc_fraction)
     if stream_state is not None and rank < len(stream_state):
         # each rank continues its own stream; a rank added on resume keeps its fresh seed
         stream._rng.bit_generator.state = stream_state[rank]
@@ -866,6 +909,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
                                        energy_samples=cfg.energy_samples,
                                        dependence_weight=cfg.dependence_weight,
                                        dependence_kind=cfg.dependence_score,
+                                       dependence_standardize=cfg.dependence_standardize,
                                        dependence_samples=cfg.dependence_samples,
                                        nll_futures=cfg.nll_futures,
                                        generator=gen, amp=cfg.amp)
