@@ -31,17 +31,40 @@ import pandas as pd
 
 from jointdist.evaluation import run_real_benchmark
 from jointdist.evaluation.real_data import RealBenchmarkResult
+from jointdist.models import JointFMForecaster
 
 BASELINES = ("hs", "hs-filtered", "dcc")
 
 
-def _merge(parts):
+def _merge(parts, origins=None):
     first = parts[0]
     return RealBenchmarkResult(
         scores=pd.concat([p.scores for p in parts], ignore_index=True),
         risk=pd.concat([p.risk for p in parts], ignore_index=True),
         runs=pd.concat([p.runs for p in parts], ignore_index=True),
-        origins=first.origins, settings=first.settings)
+        origins=first.origins if origins is None else origins, settings=first.settings)
+
+
+def finetuned_result(name: str, path: str, common: dict, seed: int, steps: int,
+                     lr: float) -> RealBenchmarkResult:
+    """A checkpoint fine-tuned at every origin on that origin's context
+    (:meth:`JointFMForecaster.finetune` with its default windows, ``min(63, rows // 4)``
+    steps of future), on the same origins and seeds."""
+    model = FinetunedJointFM(checkpoint=path, steps=steps, lr=lr, random_state=seed)
+    return run_real_benchmark({name: model}, **common)
+
+
+class FinetunedJointFM(JointFMForecaster):
+    """``JointFMForecaster`` whose ``fit`` also fine-tunes on the history it is given."""
+
+    def __init__(self, checkpoint="default", *, steps=20, lr=1e-4, random_state=None):
+        super().__init__(checkpoint, random_state=random_state)
+        self.steps = steps
+        self.lr = lr
+
+    def fit(self, y, X=None):
+        super().fit(y, X)
+        return self.finetune(steps=self.steps, lr=self.lr, random_state=self.random_state)
 
 
 def baseline_result(common: dict, cache_dir: str) -> RealBenchmarkResult:
@@ -64,8 +87,6 @@ def baseline_result(common: dict, cache_dir: str) -> RealBenchmarkResult:
 
 def checkpoint_result(name: str, path: str, common: dict, seed: int) -> RealBenchmarkResult:
     """One JointFM checkpoint on the same origins and seeds."""
-    from jointdist.models import JointFMForecaster
-
     model = JointFMForecaster(checkpoint=path, random_state=seed)
     return run_real_benchmark({name: model}, **common)
 
@@ -90,6 +111,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--cache-dir", default="benchmarks/output/real_cache")
+    parser.add_argument("--finetune-steps", type=int, default=0,
+                        help="also each checkpoint fine-tuned at every origin on its context "
+                             "(NAME-ft; JointFMForecaster.finetune, lr 1e-4)")
     parser.add_argument("--out", default=None, help="write the table as CSV here")
     args = parser.parse_args(argv)
 
@@ -111,6 +135,11 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         parts.append(checkpoint_result(name, path, common, args.seed))
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.finetune_steps:
+            t0 = time.perf_counter()
+            parts.append(finetuned_result(f"{name}-ft", path, common, args.seed,
+                                          args.finetune_steps, 1e-4))
+            print(f"{name}-ft: {time.perf_counter() - t0:.0f} s", flush=True)
     result = _merge(parts)
 
     energy = result.skill("energy", BASELINES)
@@ -120,7 +149,10 @@ def main(argv=None) -> int:
     rows = []
     for dataset in result.origins.index:
         h_max = bt.loc[bt["dataset"] == dataset, "steps"].max()
-        for model in [n.partition("=")[0] for n in args.checkpoint] + ["dcc"]:
+        names_ = [n.partition("=")[0] for n in args.checkpoint]
+        if args.finetune_steps:
+            names_ = [m for n in names_ for m in (n, f"{n}-ft")]
+        for model in names_ + ["dcc"]:
             e, v = energy.loc[(dataset, model)], vario.loc[(dataset, model)]
             row = {"dataset": dataset, "model": model, "origins": int(e["n_units"]),
                    "es_geo": e["geo_mean_ratio"], "es_low": e["geo_low"],
