@@ -20,6 +20,7 @@ Example (2 trials at a time on 2 cores)
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import subprocess
@@ -30,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from compare_real_checkpoints import (  # noqa: E402
+    _merge,
     baseline_result,
     checkpoint_result,
     energy_loss,
@@ -68,11 +70,10 @@ def main(argv=None) -> int:
                   random_state=args.seed, n_jobs=1, split="validation",
                   validation_origins=20)
     baseline = baseline_result(common, args.cache_dir)
-    counter = {"k": 0}
+    counter = itertools.count(1)  # next() is atomic: trials run on n_jobs threads
 
     def objective(weights):
-        counter["k"] += 1
-        k = counter["k"]
+        k = next(counter)
         run_dir = os.path.join(args.out, f"trial_{k:02d}")
         cmd = [sys.executable, "-m", "jointdist.models.jointfm.train", "--config",
                args.config, "--out-dir", run_dir, "--steps", str(args.steps),
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
         train_s = time.perf_counter() - t0
         result = checkpoint_result("trial", os.path.join(run_dir, "last", "jointfm"),
                                    common, args.seed)
-        merged = _merge(baseline, result)
+        merged = _merge([baseline, result])
         loss = energy_loss(merged, "trial")
         print(f"trial {k}: weights " + ", ".join(f"{s}={weights[s]:.3f}" for s in SOURCES)
               + f"; train {train_s:.0f} s; loss {loss:.4f} (geo ratio "
@@ -108,12 +109,6 @@ def main(argv=None) -> int:
     print("best weights: " + ", ".join(f"{k}={v:.3f}" for k, v in res.best_weights.items())
           + f"; loss {res.best_loss:.4f} (geo ratio {math.exp(res.best_loss):.4f})")
     return 0
-
-
-def _merge(baseline, result):
-    from compare_real_checkpoints import _merge as merge
-
-    return merge([baseline, result])
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import special
 
 from jointdist.models.diffusion_copula import (
@@ -17,7 +15,6 @@ from jointdist.models.diffusion_copula import (
     NLTMixture,
 )
 from jointdist.models.diffusion_copula import forecaster as dcf
-from jointdist.models.diffusion_copula import mixture as mx
 from jointdist.models.diffusion_copula.marginals import build_windows, mdn_mixtures
 
 TINY = dict(max_epochs=3, patience=2, lstm_hidden=8, mlp_hidden=8, n_normal=1, n_laplace=1,
@@ -140,14 +137,8 @@ def test_fast_preset_samples_the_ode_on_eleven_times():
 
 
 # ------------------------------------------------------------------ inverse CDF
-@settings(max_examples=200, deadline=None)
-@given(st.floats(2.0, 1e4), st.floats(0.0, 1e7))
-def test_approximate_t_tail_is_close_to_stdtr(nu, z):
-    exact = special.stdtr(nu, -z)
-    if exact < 1e-16:
-        return
-    approx = mx._approx_t_tail(np.array([nu]), np.array([z]))[0]
-    assert abs(approx / exact - 1) < 1e-3  # measured: 4e-4 at most, 1e-5 typically
+# the tabulated t tails against stdtr: test_diffusion_copula_carry.py
+# (test_approximate_t_tail_meets_its_stated_error, a wider range and a tighter bound)
 
 
 def _random_mixture(rng, batch=300):

@@ -577,18 +577,12 @@ default="diffusion"
         windows = np.tile(self.last_window_.T, (n_paths, 1))  # (P N, k), target fastest
         tidx = np.tile(np.arange(n), n_paths)
         out = np.empty((n_paths, horizon, n))
-        steps_per_draw = max(1, 8192 // n_paths)
-        u = None
         with torch_threads(self.n_threads):
             observed = torch.as_tensor(self.last_window_.T, dtype=torch.float32,
                                        device=self.device_)
-            for h in range(horizon):
+            for h, u in enumerate(self._copula_steps(n_paths, horizon, n, rng)):
                 if stop.is_set():
                     return out
-                j = h % steps_per_draw
-                if j == 0:
-                    steps = min(steps_per_draw, horizon - h)
-                    u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
                 state = None
                 if h < k:  # LSTM state after the observed part of the windows
                     with torch.no_grad():
@@ -596,7 +590,7 @@ default="diffusion"
                                       self.marginal_model_.lstm_state(observed[:, h:]))
                 mix = mdn_mixtures(self.marginal_model_, windows, tidx, self.device_,
                                    state=state, n_known=k - h)
-                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
+                x = mix.icdf(u.reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
                 out[:, h] = x.reshape(n_paths, n)
                 windows = np.concatenate([windows[:, 1:], x[:, None]], axis=1)
                 if progress is not None:
@@ -620,8 +614,6 @@ default="diffusion"
         carry = cfg.carry_steps
         n = self.modelled_targets_.size
         out = np.empty((n_paths, horizon, n))
-        steps_per_draw = max(1, 8192 // n_paths)
-        u = None
         with torch_threads(self.n_threads), torch.no_grad():
             observed = torch.as_tensor(self.last_window_.T, dtype=torch.float32,
                                        device=self.device_)  # (N, k)
@@ -629,13 +621,9 @@ default="diffusion"
             tidx = torch.arange(n, device=self.device_).repeat(n_paths)
             shared = tuple(s.repeat(1, n_paths, 1) for s in net.lstm_state(observed))
             state = x_t = None
-            for h in range(horizon):
+            for h, u in enumerate(self._copula_steps(n_paths, horizon, n, rng)):
                 if stop.is_set():
                     return out
-                j = h % steps_per_draw
-                if j == 0:
-                    steps = min(steps_per_draw, horizon - h)
-                    u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
                 if h == 0:
                     state = shared
                 elif h % carry == 0:  # a new group: the last k values from the zero state
@@ -646,13 +634,26 @@ default="diffusion"
                 raw = net.head_from_lstm(state[0][-1], windows.clamp(-INPUT_CLIP, INPUT_CLIP),
                                          tidx)
                 mix = raw_to_mixture(raw.double().cpu().numpy(), cfg)
-                x = mix.icdf(u[:, j].reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
+                x = mix.icdf(u.reshape(-1), tol=SAMPLING_ICDF_TOL, exact=False)  # eq. 10
                 out[:, h] = x.reshape(n_paths, n)
                 x_t = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
                 windows = torch.cat([windows[:, 1:], x_t[:, None]], 1)
                 if progress is not None:
                     progress.update(1)
         return out
+
+    def _copula_steps(self, n_paths, horizon, n, rng):
+        """The copula vectors of every step, (n_paths, n) each, in order.
+
+        The copula is time-invariant, so the vectors of several steps come from one
+        call (about 8192 vectors each).
+        """
+        per_draw = max(1, 8192 // n_paths)
+        for first in range(0, horizon, per_draw):
+            steps = min(per_draw, horizon - first)
+            u = self._copula_draws(n_paths * steps, n, rng).reshape(n_paths, steps, n)
+            for j in range(steps):
+                yield u[:, j]
 
     def _copula_draws(self, size, n, rng):
         if self.copula_ is None:  # a single modelled target
