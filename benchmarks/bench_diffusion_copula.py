@@ -18,8 +18,9 @@ Studies (issue 16):
     Strong lower-tail dependence: i.i.d. returns whose copula is a Clayton copula
     (theta = 2, lambda_L = 0.71, no upper-tail dependence) with Student-t(4) marginals,
     N = 5.  The forecaster's marginals are fitted once and joined by the diffusion copula
-    (identity and full-covariance OU process; all 20 ODE times and the fast preset's
-    11), the flow-matching copula, a Gaussian and a Student-t copula, each
+    (identity and full-covariance OU process; all 20 ODE times, the fast preset's 8,
+    and the fast preset's sampler before 2026-12-01, 11 times in ``t``), the
+    flow-matching copula, a Gaussian and a Student-t copula, each
     fitted to the same in-sample PIT values; and DCC-GARCH
     (Student-t), fitted on T_fit steps; one-step forecasts (the data are i.i.d., so the
     one-step predictive from the end of the history is the forecast of every test step)
@@ -38,9 +39,10 @@ Studies (issue 16):
 ``ode``
     The bias of the probability-flow ODE sampler (``sampler="ode"``, K = 20 training
     times) with *exact* Gaussian-copula scores, on all K times and on
-    ``sampling_times`` of them (the ``"fast"`` preset uses 11): the sampler is then a
-    linear map of its starting noise, so Kendall's tau of its output is computed
-    exactly (no Monte Carlo error) through the package's own ``_ode``.
+    ``sampling_times`` of them (the ``"fast"`` preset uses 8), in ``a = exp(-2t)`` (the
+    package's own ``_ode``) and in ``t`` (``ode_in_time``, the scheme before
+    2026-12-01): the sampler is then a linear map of its starting noise, so Kendall's
+    tau of its output is computed exactly (no Monte Carlo error).
 
 Run ``python benchmarks/bench_diffusion_copula.py [speed|quality|tails|langevin|ode]
 [options]``;
@@ -323,6 +325,7 @@ def tails(args) -> int:
 
     torch.set_num_threads(1)
     from jointdist.models.dcc_garch import DCCGarchForecaster
+    from jointdist.models.diffusion_copula.forecaster import PRESETS
     from jointdist.models.diffusion_copula import (
         ClassificationDiffusionCopula,
         DiffusionCopulaForecaster,
@@ -372,9 +375,13 @@ def tails(args) -> int:
         model = DiffusionCopulaForecaster(copula="gaussian", returns=None,
                                           random_state=seed).fit(train)
         marginal_s = time.perf_counter() - start
+        fast_times = PRESETS["fast"]["copula"]["sampling_times"]
         copulas = [("diffusion", ClassificationDiffusionCopula(random_state=seed)),
-                   ("diffusion, ODE on 11 times (fast preset)",
-                    ClassificationDiffusionCopula(sampling_times=11, random_state=seed)),
+                   (f"diffusion, ODE on {fast_times} times (fast preset)",
+                    ClassificationDiffusionCopula(sampling_times=fast_times,
+                                                  random_state=seed)),
+                   ("diffusion, ODE in t on 11 times (fast preset before 2026-12-01)",
+                    _time_ode_copula(sampling_times=11, random_state=seed)),
                    ("diffusion, full OU",
                     ClassificationDiffusionCopula(covariance="full", random_state=seed)),
                    ("flow matching", FlowMatchingCopula(random_state=seed)),
@@ -465,17 +472,45 @@ def langevin(args) -> int:
 # ---------------------------------------------------------------------------- ode
 class _ExactGaussianRatio:
     """Stands in for the CDC classifier: the exact ``F_s(x) = log p_s(x) - log
-    N(x; 0, I)`` of a Gaussian copula, ``p_s = N(0, a_s Sigma + (1 - a_s) I)``."""
+    p_{K-1}(x)`` of a Gaussian copula, ``p_s = N(0, a_s Sigma + (1 - a_s) I)`` -- what a
+    perfect classifier learns (its ``F_{K-1}`` is zero by construction, and the sampler
+    takes ``p_{K-1}`` for ``N(0, I)``)."""
 
     def __init__(self, sigma, alphas):
         import torch
 
         eye = np.eye(len(sigma))
-        self.quad = [torch.as_tensor(np.linalg.inv(a * sigma + (1 - a) * eye) - eye,
+        last = np.linalg.inv(alphas[-1] * sigma + (1 - alphas[-1]) * eye)
+        self.quad = [torch.as_tensor(np.linalg.inv(a * sigma + (1 - a) * eye) - last,
                                      dtype=torch.float64) for a in alphas]
 
     def log_ratio(self, x, s):
         return -0.5 * ((x @ self.quad[s]) * x).sum(1)
+
+
+def ode_in_time(cdc, x):
+    """The ODE sampler before 2026-12-01: the same PEC trapezoidal scheme in ``t``
+    (slope ``dx/dt = -Sigma grad F_t``, the first one at ``t_{K-1}``), for comparison."""
+    t = cdc.times_
+    idx = cdc._ode_indices()
+    slope = cdc._drift(x, idx[0])
+    for s, s_next in zip(idx[:-1], idx[1:]):
+        h = float(t[s_next] - t[s])
+        new_slope = cdc._drift(x + h * slope, s_next)
+        x = (x + 0.5 * h * (slope + new_slope)).clamp(-8.0, 8.0)
+        slope = new_slope
+    return x
+
+
+def _time_ode_copula(**params):
+    """A :class:`ClassificationDiffusionCopula` that samples with :func:`ode_in_time`."""
+    from jointdist.models.diffusion_copula import ClassificationDiffusionCopula
+
+    class TimeODECopula(ClassificationDiffusionCopula):
+        def _ode(self, x):
+            return ode_in_time(self, x)
+
+    return TimeODECopula(**params)
 
 
 def ode_study(args) -> int:
@@ -487,11 +522,14 @@ def ode_study(args) -> int:
     cases = [("2-d, rho = 0.3", 2, 0.3), ("2-d, rho = 0.7", 2, 0.7), ("2-d, rho = 0.9", 2, 0.9),
              ("2-d, rho = -0.5", 2, -0.5), ("5-d, equicorrelation 0.8", 5, 0.8),
              ("10-d, equicorrelation 0.5", 10, 0.5)]
-    counts = [None, 14, 11, 8]
+    counts = [None, 11, 8, 6]
     print("probability-flow ODE (PEC trapezoidal), K = 20 times on [0, 3], exact Gaussian "
-          "scores: Kendall's tau of the output minus the truth (exact, float64)")
+          "log-ratios F_s - F_{K-1}: Kendall's tau of the output minus the truth (exact, "
+          "float64); each cell: steps in t (the sampler before 2026-12-01) / steps in "
+          "a = exp(-2t) (now)")
     print("| copula | true tau | " + " | ".join(f"{m or 20} times" for m in counts) + " |")
     print("|---" * (len(counts) + 2) + "|")
+    biases = {m: [[], []] for m in counts}
     for name, d, rho in cases:
         sigma = np.full((d, d), rho) + (1 - rho) * np.eye(d)
         cdc = ClassificationDiffusionCopula(n_times=20, t_max=3.0)
@@ -504,12 +542,21 @@ def ode_study(args) -> int:
         cells = []
         for m in counts:
             cdc.sampling_times = m
-            # the sampler is linear (no clamping at |x| <= 1): x_0 = x_T A, Cov = A'A
-            a = cdc._ode(torch.eye(d, dtype=torch.float64) * 1e-3).numpy() * 1e3
-            cov = a.T @ a
-            corr = cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])
-            cells.append(f"{2 / np.pi * math.asin(corr) - truth:+.4f}")
+            pair = []
+            for j, sampler in enumerate((lambda z: ode_in_time(cdc, z), cdc._ode)):
+                # the sampler is linear (no clamping at |x| <= 1): x_0 = x_T A, Cov = A'A
+                a = sampler(torch.eye(d, dtype=torch.float64) * 1e-3).numpy() * 1e3
+                cov = a.T @ a
+                corr = cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])
+                bias = 2 / np.pi * math.asin(corr) - truth
+                biases[m][j].append(abs(bias))
+                pair.append(f"{bias:+.4f}")
+            cells.append(" / ".join(pair))
         print(f"| {name} | {truth:.4f} | " + " | ".join(cells) + " |")
+    print("| mean absolute bias | | " + " | ".join(
+        f"{np.mean(biases[m][0]):.4f} / {np.mean(biases[m][1]):.4f}" for m in counts) + " |")
+    print("| largest absolute bias | | " + " | ".join(
+        f"{np.max(biases[m][0]):.4f} / {np.max(biases[m][1]):.4f}" for m in counts) + " |")
     return 0
 
 
