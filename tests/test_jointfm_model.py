@@ -407,3 +407,30 @@ def test_correlation_aware_attention_runs_under_bfloat16_autocast():
         out = net(_ctx(2, 96, 4), target_mask=mask)
         lp = out.distributions["gmm"].log_prob(torch.randn(3, 2, 8, 4))
     assert lp.dtype == torch.float32 and torch.isfinite(lp).all()
+
+
+def test_trust_offset_is_a_fixed_logit_added_to_the_learned_trust(tmp_path):
+    """``trust_offset = c`` computes the network whose trust biases are raised by c (the
+    prior towards full trust of issue 19), and its config round-trips."""
+    torch.manual_seed(0)
+    cfg = JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True,
+                        trust_offset=4.0)
+    prior = JointFM(cfg).eval()
+    shifted = JointFM(JointFMConfig(**TINY, empirical_rank="full",
+                                    correlation_bias=True)).eval()
+    shifted.load_state_dict(prior.state_dict())
+    with torch.no_grad():
+        for head in shifted.heads.values():
+            head.trust.bias.add_(4.0)
+        x = _ctx(2, 96, 4)
+        a, b = prior(x), shifted(x)
+    for name in a.distributions:
+        torch.testing.assert_close(a.distributions[name].factor, b.distributions[name].factor)
+        torch.testing.assert_close(a.distributions[name].diag, b.distributions[name].diag)
+    cfg.to_json(tmp_path / "c.json")
+    assert JointFMConfig.from_json(tmp_path / "c.json").trust_offset == 4.0
+    # the default (0) is left out, so configs written before it stay byte-identical
+    assert "trust_offset" not in JointFMConfig(**TINY, empirical_rank=3).to_dict()
+    for bad in (float("inf"), float("nan"), "4", True):
+        with pytest.raises(ValueError, match="trust_offset"):
+            JointFMConfig(**TINY, empirical_rank="full", trust_offset=bad)

@@ -79,6 +79,14 @@ class JointFMConfig:
         logits, and each target's token gets a learned embedding of its mean and largest
         correlation with the others, so that the trust ``kappa`` (and everything else)
         can depend on the context's cross-series structure.
+    trust_offset : float, default=0.0
+        A fixed logit added to the learned trust, ``kappa = sigmoid(raw + trust_offset)``:
+        a prior towards full trust (``kappa -> 1``) that the network corrects where its
+        inputs call for it.  Because the sigmoid saturates, a large offset (e.g. 4:
+        ``kappa >= 0.98`` where ``raw >= 0``) makes shrinking the context's correlation
+        cost consistent evidence in training, instead of the default's free shrinkage
+        (issue 19: the learned shrinkage of v2 did not generalize to held-out systems).
+        Ignored without the empirical path.
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network
@@ -103,6 +111,7 @@ class JointFMConfig:
     empirical_rank: int = 0
     dependence_halflife: float = 252.0
     correlation_bias: bool = False
+    trust_offset: float = 0.0
     trained_n_targets: tuple | None = None
 
     def __post_init__(self):
@@ -124,12 +133,14 @@ class JointFMConfig:
         if not isinstance(self.correlation_bias, bool):
             raise ValueError(f"correlation_bias must be true or false; got "
                              f"{self.correlation_bias!r}.")
-        for name in ("dropout", "max_nu", "dependence_halflife"):
+        for name in ("dropout", "max_nu", "dependence_halflife", "trust_offset"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or math.isnan(value):
                 raise ValueError(f"{name} must be a real number; got {value!r}.")
             setattr(self, name, float(value))
+        if not math.isfinite(self.trust_offset):
+            raise ValueError(f"trust_offset must be finite; got {self.trust_offset!r}.")
         if not self.dependence_halflife >= 0.0:
             raise ValueError(f"dependence_halflife must be >= 0 (0: equal weights); got "
                              f"{self.dependence_halflife!r}.")
@@ -175,6 +186,8 @@ class JointFMConfig:
             out["trained_n_targets"] = list(self.trained_n_targets)
         if not self.correlation_bias:
             del out["correlation_bias"]  # off: configs written before it stay as they were
+        if self.trust_offset == 0.0:
+            del out["trust_offset"]  # the same for the trust prior
         return out
 
     @classmethod

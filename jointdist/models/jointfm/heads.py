@@ -708,12 +708,14 @@ class _HeadBase(nn.Module):
         nn.init.zeros_(self.per_target.bias)
         nn.init.normal_(self.pooled.weight, std=0.02 / math.sqrt(d_in))
         nn.init.zeros_(self.pooled.bias)
-        self.q, self.trust = 0, None
+        self.q, self.trust, self.trust_offset = 0, None, 0.0
 
-    def add_empirical_dependence(self, rank) -> None:
+    def add_empirical_dependence(self, rank, trust_offset: float = 0.0) -> None:
         """Add the trust map ``kappa`` of the empirical dependence path (``rank > 0`` or
-        ``"full"``; the map does not depend on the rank)."""
+        ``"full"``; the map does not depend on the rank), ``kappa = sigmoid(raw +
+        trust_offset)``."""
         self.q = rank if rank == "full" else int(rank)
+        self.trust_offset = float(trust_offset)
         if self.q != 0:
             d_in = self.per_target.in_features
             self.trust = nn.Linear(d_in, self.K * self.H)
@@ -744,7 +746,7 @@ class _HeadBase(nn.Module):
             # var_i is unchanged and corr_ij = sqrt(kappa_i kappa_j) E_i.E_j, i.e. the
             # context's rank-q correlation shrunk towards 0 by the learned trust kappa.
             kappa = torch.sigmoid(self.trust(h_var).view(B, N, K, H)[:, :, :, :horizon]
-                                  .permute(0, 2, 3, 1))  # (B, K, h, N)
+                                  .permute(0, 2, 3, 1) + self.trust_offset)  # (B, K, h, N)
             e = dependence * mask.unsqueeze(-1).to(dependence.dtype)  # (B, N, q)
             comm = e.pow(2).sum(-1)[:, None, None, :]  # (B, 1, 1, N), <= 1
             emp = (diag * kappa.sqrt()).unsqueeze(-1) * e[:, None, None]  # (B, K, h, N, q)

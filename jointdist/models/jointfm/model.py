@@ -292,7 +292,7 @@ class JointFM(nn.Module):
             heads["skewt"] = SkewTMixtureHead(c.d_ff, c.max_horizon, c.n_components, c.rank,
                                               c.max_nu, c.cf_iterations)
         for head in heads.values():
-            head.add_empirical_dependence(c.empirical_rank)
+            head.add_empirical_dependence(c.empirical_rank, c.trust_offset)
         self.heads = nn.ModuleDict(heads)
 
     @property
