@@ -13,8 +13,11 @@ With ``--variants`` it is also the **ablation** of the dependence paths, changed
 inference only on the same systems: ``trained`` (as shipped), ``learned-only`` (trust
 ``kappa -> 0``: the learned loadings alone), ``empirical-only`` (``kappa -> 1`` and the
 learned loadings off: the context correlation alone), ``full-trust`` (``kappa -> 1``,
-learned loadings kept) and ``full-rank`` (an old checkpoint's truncated correlation
-replaced by the full one, trust as trained).
+learned loadings kept), ``full-rank`` (an old checkpoint's truncated correlation
+replaced by the full one, trust as trained) and ``context`` (full trust with the config
+fields of issue 19's last experiment: ``dependence_share = "total"``, so that the
+context's correlation is not diluted by the learned loadings, and
+``volatility_halflife = 20``, the correlation of standardized residuals).
 
 Usage::
 
@@ -35,7 +38,7 @@ from jointdist.models.jointfm import JointFMForecaster
 from jointdist.models.jointfm.training import ValidationSet
 
 SELECTION_SEED = 555
-VARIANTS = ("trained", "learned-only", "empirical-only", "full-trust", "full-rank")
+VARIANTS = ("trained", "learned-only", "empirical-only", "full-trust", "full-rank", "context")
 
 
 def dependence_variant(model, variant: str):
@@ -53,6 +56,10 @@ def dependence_variant(model, variant: str):
         for head in model.heads.values():
             head.q = "full"
         return model
+    if variant == "context":  # the forward reads both fields at every call
+        model.config.volatility_halflife = 20.0
+        for head in model.heads.values():
+            head.dependence_share = "total"
     with torch.no_grad():
         for head in model.heads.values():
             if head.trust is None:

@@ -14,6 +14,8 @@ __all__ = ["JointFMConfig", "NORMALIZATIONS", "HEADS"]
 NORMALIZATIONS = ("increment", "increment_stats", "revin")
 #: Distributional heads.
 HEADS = ("gmm", "skewt")
+#: Which variance the empirical dependence path takes its share kappa of.
+DEPENDENCE_SHARES = ("diagonal", "total")
 
 
 @dataclass
@@ -73,6 +75,12 @@ class JointFMConfig:
     dependence_halflife : float, default=252.0
         Half-life in steps of the exponential weights of that correlation estimate
         (0: equal weights).
+    volatility_halflife : float, default=0.0
+        0: that correlation is of the raw increments.  ``> 0``: of the increments
+        divided by their exponentially weighted volatility before each step, with this
+        half-life in steps (standardized residuals, as in DCC's first stage; raw
+        increments attenuate the correlation where volatilities vary).  It feeds the
+        empirical path and, with ``correlation_bias``, the trunk.
     correlation_bias : bool, default=False
         Let the trunk see the context correlation ``C``: every variable-attention layer
         adds a learned per-head bias ``w_h . (c_ij, |c_ij|, 1[i = j])`` to its attention
@@ -87,6 +95,18 @@ class JointFMConfig:
         cost consistent evidence in training, instead of the default's free shrinkage
         (issue 19: the learned shrinkage of v2 did not generalize to held-out systems).
         Ignored without the empirical path.
+    dependence_share : {"diagonal", "total"}, default="diagonal"
+        Which variance the empirical path takes its share ``kappa`` of.  ``"diagonal"``
+        (the form above, every checkpoint up to v4): the diagonal part ``s^2`` only, so
+        the learned loadings ``L`` add variance the context correlation does not reach
+        and the component's correlation is ``kappa C`` *diluted* by ``s^2 / (s^2 +
+        ||L||^2)`` (issue 19: v2's scenarios at full trust were under-dependent, slope
+        0.90-0.93 of their correlations on the oracle's at levels 2 and 4, against
+        0.95-0.97 for historical simulation).  ``"total"``: the whole variance ``v = s^2
+        + ||L||^2``, ``S = (1 - kappa)(s^2 + L L') + kappa (v^1/2 C v^1/2)`` (``C`` as
+        ``E E'`` plus its residual diagonal), so the correlation is ``(1 - kappa)
+        corr_L + kappa C`` at the same marginal variance: ``kappa = 1`` means the
+        context's correlation.  Ignored without the empirical path.
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network
@@ -110,8 +130,10 @@ class JointFMConfig:
     cf_iterations: int = 40
     empirical_rank: int = 0
     dependence_halflife: float = 252.0
+    volatility_halflife: float = 0.0
     correlation_bias: bool = False
     trust_offset: float = 0.0
+    dependence_share: str = "diagonal"
     trained_n_targets: tuple | None = None
 
     def __post_init__(self):
@@ -133,7 +155,8 @@ class JointFMConfig:
         if not isinstance(self.correlation_bias, bool):
             raise ValueError(f"correlation_bias must be true or false; got "
                              f"{self.correlation_bias!r}.")
-        for name in ("dropout", "max_nu", "dependence_halflife", "trust_offset"):
+        for name in ("dropout", "max_nu", "dependence_halflife", "volatility_halflife",
+                     "trust_offset"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or math.isnan(value):
@@ -141,6 +164,13 @@ class JointFMConfig:
             setattr(self, name, float(value))
         if not math.isfinite(self.trust_offset):
             raise ValueError(f"trust_offset must be finite; got {self.trust_offset!r}.")
+        if not isinstance(self.dependence_share, str) \
+                or self.dependence_share not in DEPENDENCE_SHARES:
+            raise ValueError(f"dependence_share must be one of {DEPENDENCE_SHARES}; got "
+                             f"{self.dependence_share!r}.")
+        if not 0.0 <= self.volatility_halflife < math.inf:
+            raise ValueError(f"volatility_halflife must be finite and >= 0 (0: raw "
+                             f"increments); got {self.volatility_halflife!r}.")
         if not self.dependence_halflife >= 0.0:
             raise ValueError(f"dependence_halflife must be >= 0 (0: equal weights); got "
                              f"{self.dependence_halflife!r}.")
@@ -188,6 +218,10 @@ class JointFMConfig:
             del out["correlation_bias"]  # off: configs written before it stay as they were
         if self.trust_offset == 0.0:
             del out["trust_offset"]  # the same for the trust prior
+        if self.dependence_share == "diagonal":
+            del out["dependence_share"]  # and for the share of the empirical path
+        if self.volatility_halflife == 0.0:
+            del out["volatility_halflife"]  # and for the correlation estimate
         return out
 
     @classmethod

@@ -709,13 +709,20 @@ class _HeadBase(nn.Module):
         nn.init.normal_(self.pooled.weight, std=0.02 / math.sqrt(d_in))
         nn.init.zeros_(self.pooled.bias)
         self.q, self.trust, self.trust_offset = 0, None, 0.0
+        self.dependence_share = "diagonal"
 
-    def add_empirical_dependence(self, rank, trust_offset: float = 0.0) -> None:
+    def add_empirical_dependence(self, rank, trust_offset: float = 0.0,
+                                 dependence_share: str = "diagonal") -> None:
         """Add the trust map ``kappa`` of the empirical dependence path (``rank > 0`` or
         ``"full"``; the map does not depend on the rank), ``kappa = sigmoid(raw +
-        trust_offset)``."""
+        trust_offset)``; ``dependence_share`` is the variance the path takes a share
+        ``kappa`` of (see :class:`~jointdist.models.jointfm.JointFMConfig`)."""
+        if dependence_share not in ("diagonal", "total"):
+            raise ValueError("dependence_share must be 'diagonal' or 'total'; got "
+                             f"{dependence_share!r}.")
         self.q = rank if rank == "full" else int(rank)
         self.trust_offset = float(trust_offset)
+        self.dependence_share = dependence_share
         if self.q != 0:
             d_in = self.per_target.in_features
             self.trust = nn.Linear(d_in, self.K * self.H)
@@ -741,16 +748,35 @@ class _HeadBase(nn.Module):
             if dependence is None:
                 raise ValueError("this head has an empirical dependence path; pass "
                                  "dependence (B, N, q).")
-            # Split the variance s^2 of the diagonal part into an idiosyncratic share and
-            # a share kappa * comm carried by the empirical loadings E (||E_i||^2 = comm_i):
-            # var_i is unchanged and corr_ij = sqrt(kappa_i kappa_j) E_i.E_j, i.e. the
-            # context's rank-q correlation shrunk towards 0 by the learned trust kappa.
-            kappa = torch.sigmoid(self.trust(h_var).view(B, N, K, H)[:, :, :, :horizon]
-                                  .permute(0, 2, 3, 1) + self.trust_offset)  # (B, K, h, N)
+            logit = (self.trust(h_var).view(B, N, K, H)[:, :, :, :horizon]
+                     .permute(0, 2, 3, 1) + self.trust_offset)  # (B, K, h, N)
+            kappa = torch.sigmoid(logit)
             e = dependence * mask.unsqueeze(-1).to(dependence.dtype)  # (B, N, q)
             comm = e.pow(2).sum(-1)[:, None, None, :]  # (B, 1, 1, N), <= 1
-            emp = (diag * kappa.sqrt()).unsqueeze(-1) * e[:, None, None]  # (B, K, h, N, q)
-            diag = diag * torch.sqrt((1.0 - kappa * comm).clamp_min(1e-4))
+            if self.dependence_share == "diagonal":
+                # Split the variance s^2 of the diagonal part into an idiosyncratic share
+                # and a share kappa * comm carried by the empirical loadings E (||E_i||^2
+                # = comm_i): var_i is unchanged and the empirical part adds
+                # sqrt(kappa_i kappa_j) s_i s_j E_i.E_j, so corr_ij is the context's
+                # correlation shrunk by kappa *and* by the share s^2 / var of the
+                # diagonal in the variance (the learned loadings F take the rest).
+                emp = (diag * kappa.sqrt()).unsqueeze(-1) * e[:, None, None]  # (B,K,h,N,q)
+                diag = diag * torch.sqrt((1.0 - kappa * comm).clamp_min(1e-4))
+            else:
+                # "total": the empirical part takes a share kappa of the whole variance
+                # v_i = s_i^2 + ||F_i||^2, the learned part (diagonal and F) the rest:
+                #   S = (1 - kappa) (D^2 + F F') + kappa diag(v)^1/2 E E' diag(v)^1/2
+                #       + kappa diag(v (1 - comm)),
+                # so var_i = v_i and corr_ij = (1 - kappa) corr^F_ij + kappa (E E')_ij
+                # (per pair, with sqrt(kappa_i kappa_j)): at kappa = 1 the component's
+                # correlation is the context's, not diluted by F.
+                v = diag.pow(2) + factor.pow(2).sum(-1)  # (B, K, h, N)
+                keep = torch.sigmoid(-logit)  # 1 - kappa, accurate near kappa = 1
+                emp = (torch.sqrt(v * kappa)).unsqueeze(-1) * e[:, None, None]
+                factor = factor * keep.clamp_min(1e-12).sqrt().unsqueeze(-1)
+                # floor 1e-4 v: a positive-definite S even for a singular context
+                diag = torch.sqrt(torch.maximum(keep * diag.pow(2)
+                                                + kappa * v * (1.0 - comm), 1e-4 * v))
             factor = torch.cat([factor, emp], dim=-1)
         diag = diag * m + (1.0 - m)
         return raw, loc, diag, factor

@@ -18,7 +18,7 @@ from torch import nn
 from jointdist.models.jointfm.config import JointFMConfig
 from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
 
-__all__ = ["JointFM", "JointFMOutput", "normalize_context", "context_correlation",
+__all__ = ["JointFM", "JointFMOutput", "normalize_context", "context_correlation", "devolatilize",
            "empirical_dependence", "correlation_features"]
 
 
@@ -96,11 +96,55 @@ def normalize_context(x, time_mask, mode: str):
     return z, loc, scale, stats, anchor, step
 
 
-def context_correlation(z, time_mask, halflife: float = 0.0):
+def devolatilize(dz, observed, halflife: float):
+    """Increments divided by their exponentially weighted volatility before each step.
+
+    ``v_t = lam^{n_t} vbar + (1 - lam) sum_{s < t} lam^{t-1-s} dz_s^2`` with ``lam =
+    2^(-1 / halflife)``, ``n_t`` the observed steps before ``t`` and ``vbar`` the
+    context's mean square (the RiskMetrics recursion started at the mean): only steps
+    before ``t`` enter, so ``dz_t / sqrt(v_t)`` is a standardized residual as in the
+    first stage of DCC (Engle 2002), with the volatility's variation taken out.  Pooled
+    raw increments give ``sum_t s_1t s_2t rho / (sum s_1t^2 sum s_2t^2)^1/2 <= rho`` when
+    the volatilities ``s`` vary unlike each other (Cauchy-Schwarz), which attenuates the
+    estimate towards 0.
+
+    Parameters
+    ----------
+    dz : tensor (B, T, N), float64
+        Increments (0 where not observed).
+    observed : tensor (B, T), float64
+        1 where the increment is observed: a suffix of the steps (the time mask's).
+    halflife : float
+        Half-life of the volatility's weights in steps, > 0.
+
+    Returns
+    -------
+    tensor (B, T, N), 0 where not observed or where a series has not varied yet.
+    """
+    T = dz.shape[1]
+    lam = 2.0 ** (-1.0 / halflife)
+    sq = dz.pow(2) * observed[..., None]
+    mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
+    lag = (torch.arange(T, device=dz.device)[:, None]
+           - torch.arange(T, device=dz.device)[None, :] - 1).to(dz.dtype)
+    weights = torch.where(lag >= 0, (1.0 - lam) * lam ** lag.clamp_min(0.0),
+                          torch.zeros((), dtype=dz.dtype, device=dz.device))  # (t, s)
+    n_before = observed.cumsum(1) - observed  # (B, T)
+    var = lam ** n_before[..., None] * mean_sq[:, None] + torch.einsum(
+        "ts,bsn->btn", weights, sq)
+    ok = (var > 1e-24) & (observed[..., None] > 0)
+    return torch.where(ok, dz * torch.rsqrt(var.clamp_min(1e-300)), torch.zeros_like(dz))
+
+
+def context_correlation(z, time_mask, halflife: float = 0.0,
+                        volatility_halflife: float = 0.0):
     """Correlation matrix of a context's increments.
 
     The correlation of the increments ``z_t - z_{t-1}`` (both steps observed),
-    exponentially weighted with half-life ``halflife`` steps (0: equal weights).  A series
+    exponentially weighted with half-life ``halflife`` steps (0: equal weights);
+    with ``volatility_halflife > 0`` each increment is first divided by its
+    exponentially weighted volatility before that step (:func:`devolatilize`), so
+    the estimate is the correlation of standardized residuals.  A series
     with no variation gets a zero row and column (and a zero diagonal entry).  No
     gradient flows through it: the context is data.
 
@@ -110,6 +154,8 @@ def context_correlation(z, time_mask, halflife: float = 0.0):
         Normalized context (0 where not observed).
     time_mask : bool tensor (B, T)
     halflife : float
+    volatility_halflife : float, default=0.0
+        0: raw increments.
 
     Returns
     -------
@@ -120,6 +166,8 @@ def context_correlation(z, time_mask, halflife: float = 0.0):
         zd = z.double()
         dz = zd[:, 1:] - zd[:, :-1]
         w = (time_mask[:, 1:] & time_mask[:, :-1]).double()  # (B, T-1)
+        if volatility_halflife > 0:
+            dz = devolatilize(dz, w, volatility_halflife)
         if halflife > 0:
             age = torch.arange(T - 2, -1, -1, device=z.device, dtype=torch.float64)
             w = w * torch.exp2(-age / halflife)
@@ -292,7 +340,8 @@ class JointFM(nn.Module):
             heads["skewt"] = SkewTMixtureHead(c.d_ff, c.max_horizon, c.n_components, c.rank,
                                               c.max_nu, c.cf_iterations)
         for head in heads.values():
-            head.add_empirical_dependence(c.empirical_rank, c.trust_offset)
+            head.add_empirical_dependence(c.empirical_rank, c.trust_offset,
+                                          c.dependence_share)
         self.heads = nn.ModuleDict(heads)
 
     @property
@@ -354,7 +403,8 @@ class JointFM(nn.Module):
         z = z.clamp(-1e4, 1e4)
         var_mask = torch.cat([target_mask, torch.ones(B, M, dtype=torch.bool, device=dev)], 1)
         z = z * var_mask[:, None, :].to(dtype)
-        corr = (context_correlation(z[:, :, :N].float(), time_mask, c.dependence_halflife)
+        corr = (context_correlation(z[:, :, :N].float(), time_mask, c.dependence_halflife,
+                                    c.volatility_halflife)
                 if c.empirical_rank != 0 or c.correlation_bias else None)
         dep = (empirical_dependence(z[:, :, :N].float(), time_mask, c.empirical_rank,
                                     corr=corr)
