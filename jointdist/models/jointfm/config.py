@@ -100,13 +100,13 @@ class JointFMConfig:
         (the form above, every checkpoint up to v4): the diagonal part ``s^2`` only, so
         the learned loadings ``L`` add variance the context correlation does not reach
         and the component's correlation is ``kappa C`` *diluted* by ``s^2 / (s^2 +
-        ||L||^2)`` (issue 19: v2's scenarios at full trust were under-dependent, slope
-        0.90-0.93 of their correlations on the oracle's at levels 2 and 4, against
-        0.95-0.97 for historical simulation).  ``"total"``: the whole variance ``v = s^2
+        ||L||^2)``.  ``"total"``: the whole variance ``v = s^2
         + ||L||^2``, ``S = (1 - kappa)(s^2 + L L') + kappa (v^1/2 C v^1/2)`` (``C`` as
         ``E E'`` plus its residual diagonal), so the correlation is ``(1 - kappa)
         corr_L + kappa C`` at the same marginal variance: ``kappa = 1`` means the
-        context's correlation.  Ignored without the empirical path.
+        context's correlation (issue 19; on the v2 weights, whose learned loadings are
+        small, it changes little by itself: docs/models/jointfm.md, "Why full trust
+        still misses").  Ignored without the empirical path.
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network

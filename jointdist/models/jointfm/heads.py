@@ -40,6 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, constraints
 
+from jointdist.models.jointfm.config import DEPENDENCE_SHARES
+
 __all__ = [
     "JointGaussianMixture",
     "JointSkewTMixture",
@@ -717,8 +719,8 @@ class _HeadBase(nn.Module):
         ``"full"``; the map does not depend on the rank), ``kappa = sigmoid(raw +
         trust_offset)``; ``dependence_share`` is the variance the path takes a share
         ``kappa`` of (see :class:`~jointdist.models.jointfm.JointFMConfig`)."""
-        if dependence_share not in ("diagonal", "total"):
-            raise ValueError("dependence_share must be 'diagonal' or 'total'; got "
+        if dependence_share not in DEPENDENCE_SHARES:
+            raise ValueError(f"dependence_share must be one of {DEPENDENCE_SHARES}; got "
                              f"{dependence_share!r}.")
         self.q = rank if rank == "full" else int(rank)
         self.trust_offset = float(trust_offset)
