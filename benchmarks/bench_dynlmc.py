@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jointdist.datasets.dynlmc import kernel_bank, load_dynlmc, make_dynlmc, random_kernel, time_grid
+from jointdist.datasets.dynlmc import (kernel_bank, load_dynlmc, make_dynlmc, random_kernel,
+                                       time_grid)
 from jointdist.datasets.dynlmc._sampling import single_threaded_blas
 from jointdist.datasets.dynlmc.kernelsynth import _sample_gp
 

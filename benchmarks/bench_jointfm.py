@@ -123,8 +123,8 @@ def validate(checkpoint, levels, n_systems, n_targets, seed, n_samples, threads)
           f"T=504, H=63, 1000 oracle futures, {n_samples} samples, seed {seed} "
           f"({time.time() - t0:.0f} s)")
     print("energy distance (per-series true scale removed), mean over systems and horizons")
-    print(f"{'level':>6} {'HistSim':>9} " + " ".join(f"{h:>9} {'ratio':>6}"
-                                                   for h in net.config.heads))
+    print(f"{'level':>6} {'HistSim':>9} "
+          + " ".join(f"{h:>9} {'ratio':>6}" for h in net.config.heads))
     for lv in levels:
         row = f"{lv:>6} {res[f'{net.config.heads[0]}_hs_ed_{lv}']:>9.4f} "
         row += " ".join(f"{res[f'{h}_ed_{lv}']:>9.4f} {res[f'{h}_ratio_{lv}']:>6.3f}"

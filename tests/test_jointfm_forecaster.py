@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from jointdist.models.jointfm import JointFM, JointFMConfig, JointFMForecaster, save_weights
@@ -294,3 +296,22 @@ def test_default_checkpoint_forecasts_high_levels_with_their_steps():
         [y + 1e12, y], 1, 4000, random_state=0)[:, :, 0] - y[-1]
     np.testing.assert_allclose(batch[0].std(0) / base.std(0), 1.0, atol=0.05)
     np.testing.assert_allclose(batch[1].std(0) / base.std(0), 1.0, atol=0.05)
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=st.integers(1, 3), n=st.integers(1, 700), H=st.integers(1, 9), N=st.integers(1, 5),
+       seed=st.integers(0, 2**16), contiguous=st.booleans())
+def test_blocked_affine_map_equals_the_broadcast_one(B, n, H, N, seed, contiguous):
+    """The float64 map to observed units (``_draw``'s last step) gives exactly the values
+    of ``samples * scale + loc``, whatever the block boundaries and memory layout."""
+    from jointdist.models.jointfm.forecaster import _affine_inplace
+
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(B, n, H, N)) if contiguous else \
+        rng.normal(size=(B, H, n, N)).transpose(0, 2, 1, 3)
+    loc, scale = rng.normal(size=(B, N)) * 1e8, np.exp(rng.normal(size=(B, N)) * 5)
+    expected = base * scale[:, None, None, :]
+    expected += loc[:, None, None, :]
+    got = base.copy(order="K")
+    _affine_inplace(got, loc, scale)
+    np.testing.assert_array_equal(got, expected)

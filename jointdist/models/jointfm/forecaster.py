@@ -57,6 +57,35 @@ def _cached_model(checkpoint, device):
         return model
 
 
+#: rows of the float64 samples mapped per block by _affine_inplace (about 256 KiB)
+_AFFINE_BLOCK_BYTES = 1 << 18
+
+
+def _affine_inplace(samples, loc, scale):
+    """``samples = loc + scale * samples`` in place, for samples (B, n, H, N) and
+    loc, scale (B, N), float64.
+
+    The same values as the broadcast ``samples *= scale; samples += loc``, about twice
+    as fast: each system's rows are taken as ``(n, H * N)`` with ``scale`` and ``loc``
+    tiled over the horizons, so numpy's inner loop runs over ``H * N`` elements instead
+    of ``N``, and both operations run on one cache-sized block of rows before the next
+    (one pass over the ~50 MB of ``predict_samples(63, 10000)`` at ``N = 10``, not two).
+    """
+    B, n, H, N = samples.shape
+    if not samples.flags.c_contiguous:
+        samples *= scale[:, None, None, :]
+        samples += loc[:, None, None, :]
+        return
+    rows = max(1, _AFFINE_BLOCK_BYTES // (8 * H * N))
+    for b in range(B):
+        flat = samples[b].reshape(n, H * N)
+        s_b, l_b = np.tile(scale[b], H), np.tile(loc[b], H)
+        for start in range(0, n, rows):
+            block = flat[start:start + rows]
+            block *= s_b
+            block += l_b
+
+
 def _network_units(values, normalization, what="y"):
     """Per-series affine map of a float64 history onto the float32 network's units.
 
@@ -301,8 +330,7 @@ class JointFMForecaster(BaseJointForecaster):
                                             **kw))  # (B, n, H, N) float64
             left -= n
         samples = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
-        samples *= scale[:, None, None, :]
-        samples += loc[:, None, None, :]
+        _affine_inplace(samples, loc, scale)
         return samples
 
     # ------------------------------------------------------------------ sampling

@@ -37,6 +37,8 @@ __all__ = ["TrainConfig", "train", "jointfm_loss", "dependence_score", "Validati
 DEPENDENCE_SCORES = ("variogram", "energy")
 #: How dependence_score standardizes the model's samples.
 DEPENDENCE_STANDARDIZATIONS = ("futures", "each")
+#: how ``init_from`` initializes a run (:class:`TrainConfig`)
+INIT_MODES = ("match", "grow")
 
 
 @dataclass
@@ -129,6 +131,15 @@ class TrainConfig:
         whose weights initialize every parameter of the same name and shape; parameters
         it lacks (for example a newly added path) keep their initialization.  Ignored
         when the run resumes from its own ``checkpoint_last.pt``.
+    init_mode : {"match", "grow"}, default="match"
+        How ``init_from`` initializes the model: ``"match"`` copies the tensors of the
+        same name and shape; ``"grow"`` grows the source network into this (larger)
+        configuration so that it computes the source's function at step 0
+        (:func:`~jointdist.models.jointfm.growth.grow`: a wider residual stream by an
+        integer factor, wider hidden layers, more blocks).
+    grow_noise : float, default=1e-4
+        With ``init_mode="grow"``: the symmetry-breaking noise on the grown weights,
+        relative to each tensor's standard deviation.
     """
 
     model: dict = field(default_factory=dict)
@@ -173,6 +184,8 @@ class TrainConfig:
     num_threads: int | None = None
     export_half: bool = False
     init_from: str | None = None
+    init_mode: str = "match"
+    grow_noise: float = 1e-4
 
     def __post_init__(self):
         self.n_targets = tuple(self.n_targets)
@@ -195,6 +208,11 @@ class TrainConfig:
                              f"None; got {self.nll_futures!r}.")
         if self.dependence_samples < 2:
             raise ValueError(f"dependence_samples must be >= 2; got {self.dependence_samples}.")
+        if self.init_mode not in INIT_MODES:
+            raise ValueError(f"init_mode must be one of {INIT_MODES}; got "
+                             f"{self.init_mode!r}.")
+        if not self.grow_noise >= 0:
+            raise ValueError(f"grow_noise must be >= 0; got {self.grow_noise!r}.")
         if self.amp not in (True, False, "always"):
             raise ValueError(f"amp must be true, false or \"always\"; got {self.amp!r}.")
         mcfg = JointFMConfig.from_dict(self.model)  # validate early
@@ -813,6 +831,16 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True,
             print(f"resumed from {ckpt_path} at step {step}"
                   + (f", {seconds_before:.0f} s of a {budget:.0f} s budget"
                      if budget is not None else ""), file=sys.stderr)
+    elif cfg.init_from and cfg.init_mode == "grow":
+        from jointdist.models.jointfm.growth import grow
+        from jointdist.models.jointfm.weights import load_weights
+
+        source = load_weights(cfg.init_from)
+        model.load_state_dict(grow(source, mcfg, noise=cfg.grow_noise,
+                                   random_state=cfg.seed).state_dict())
+        if main:
+            print(f"grown from {cfg.init_from}: {source.n_parameters} -> "
+                  f"{model.n_parameters} parameters", file=sys.stderr)
     elif cfg.init_from:
         loaded = warm_start(model, cfg.init_from)
         if main:
