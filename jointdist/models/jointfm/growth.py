@@ -67,7 +67,8 @@ def _replication(n_src: int, n_dst: int, generator) -> tuple[torch.Tensor, torch
 
 
 class _Grower:
-    """Builds the grown tensors; ``rows``/``cols`` say how each axis is grown."""
+    """Builds the grown tensors: an axis is ``"tile"`` (residual-stream channels), the
+    name of a hidden layer in ``hidden`` (replicated units) or None (unchanged)."""
 
     def __init__(self, k: int, hidden: dict, noise: float, generator):
         self.k, self.hidden, self.noise, self.gen = k, hidden, noise, generator
@@ -133,9 +134,11 @@ def grow(source: JointFM, config: JointFMConfig, *, noise: float = 0.0,
         raise ValueError(f"noise must be >= 0; got {noise!r}.")
     src_cfg = source.config
     k = _check_growable(src_cfg, config)
-    gen = torch.Generator().manual_seed(0 if random_state is None else int(random_state))
+    gen = torch.Generator()
     if random_state is None:
         gen.seed()
+    else:
+        gen.manual_seed(int(random_state))
     ff_src, ff_dst = src_cfg.d_ff, config.d_ff
     hidden = {}
 
@@ -146,6 +149,7 @@ def grow(source: JointFM, config: JointFMConfig, *, noise: float = 0.0,
     g = _Grower(k, hidden, noise, gen)
     src = {name: t.detach().cpu().float() for name, t in source.state_dict().items()}
     target = JointFM(config)
+    state = target.state_dict()
     new = {}
 
     def put_linear(prefix, out=None, inp=None):
@@ -189,7 +193,7 @@ def grow(source: JointFM, config: JointFMConfig, *, noise: float = 0.0,
             for name in ("attn.out_proj", "ff.3"):
                 for part in ("weight", "bias"):
                     key = f"{stack}.{i}.{name}.{part}"
-                    new[key] = torch.zeros_like(target.state_dict()[key])
+                    new[key] = torch.zeros_like(state[key])
     put_norm("final_norm")
     # the decoder reads [last token, mean token]: two tiled halves
     w, b = src["decoder.0.weight"], src["decoder.0.bias"]
@@ -206,7 +210,6 @@ def grow(source: JointFM, config: JointFMConfig, *, noise: float = 0.0,
         put_linear(f"heads.{name}.pooled", inp=h2)
         if f"heads.{name}.trust.weight" in src:
             put_linear(f"heads.{name}.trust", inp=h1)
-    state = target.state_dict()
 
     def added(key):  # a parameter of an added block keeps its initialization
         parts = key.split(".")
