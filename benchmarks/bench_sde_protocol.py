@@ -17,8 +17,12 @@ geometric mean of per-system ratios and the share of systems won
 distance, marginal energy, CRPS-sum) follow, by horizon, for comparison with the paper.
 A per-horizon figure and the tidy results (CSV) are saved.
 
+With ``--decompose``, every forecast is also scored with the oracle's location, scale or
+both put in (:func:`jointdist.evaluation.error_decomposition`), to show where its
+distance comes from.
+
 Run: ``python benchmarks/bench_sde_protocol.py [--levels 7] [--families all]
-[--systems 200] [--quick]``
+[--systems 200] [--quick] [--decompose]``
 
 Every model draws with seed ``BENCHMARK_SEED + system`` whatever the other models, so
 results of separate runs combine exactly: ``--reuse DIR`` takes the rows of the models
@@ -39,9 +43,11 @@ import torch
 from jointdist.cli import MODELS, make_model
 from jointdist.datasets import FAMILIES, load_family_benchmark, load_sde_benchmark
 from jointdist.evaluation import (
+    DECOMPOSITION_VARIANTS,
     SCALE_FREE_METRICS,
     run_oracle_benchmark,
     summarize_benchmark,
+    summarize_decomposition,
     summarize_relative,
 )
 
@@ -66,6 +72,19 @@ def format_relative(table: pd.DataFrame) -> str:
         ci = f"{row.ratio_of_means:.3f} [{row.ratio_low:.3f}, {row.ratio_high:.3f}]"
         lines.append(f"{metric:<30}{model:<16}{row['mean']:>10.4g}{ci:>26}"
                      f"{row.geo_mean_ratio:>12.3f}{100 * row.share_won:>6.0f}%")
+    return "\n".join(lines)
+
+
+def format_decomposition(results: pd.DataFrame) -> str | None:
+    """:func:`jointdist.evaluation.summarize_decomposition` as text (None if empty)."""
+    table = summarize_decomposition(results)
+    if table.empty:
+        return None
+    lines = [f"{'model':<16}" + "".join(f"{v:>24}" for v in DECOMPOSITION_VARIANTS)
+             + f"{'location share':>16}"]
+    for model, row in table.iterrows():
+        values = "".join(f"{row[v]:>24.4f}" for v in DECOMPOSITION_VARIANTS)
+        lines.append(f"{model:<16}{values}{100 * row.location_share:>15.0f}%")
     return "\n".join(lines)
 
 
@@ -135,6 +154,10 @@ def main():
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                         help="also score JointFMForecaster(PATH) under the model name "
                              "NAME (repeatable), e.g. a training run's best/jointfm")
+    parser.add_argument("--decompose", action="store_true",
+                        help="also score oracle-corrected copies of every forecast (the "
+                             "oracle's location, scale or both) to show where the energy "
+                             "distance comes from")
     parser.add_argument("--reuse", default=None, metavar="DIR",
                         help="reuse the rows of models already scored in DIR (same "
                              "settings) instead of scoring them again")
@@ -166,7 +189,8 @@ def main():
         todo = {k: m for k, m in models.items() if reused is None or k not in
                 set(reused["model"])}
         results = run_oracle_benchmark(todo, bench, n_samples=args.samples,
-                                       random_state=BENCHMARK_SEED, progress=True)
+                                       random_state=BENCHMARK_SEED, progress=True,
+                                       decompose=args.decompose)
         if reused is not None:
             print(f"reused from {args.reuse}: {sorted(set(reused['model']))}")
             results = pd.concat([reused, results], ignore_index=True)
@@ -182,6 +206,13 @@ def main():
         else:
             print(f"\n(no baseline among the models: score {' or '.join(BASELINES)} too, "
                   "or --reuse a run that did, for the scale-free comparison)")
+        decomposition = format_decomposition(results)
+        if decomposition is not None:
+            print("\nWhere the distance comes from: mean ED / oracle spread as forecast and "
+                  "with the oracle's location (mean), scale (standard deviation) or both "
+                  "put in, per horizon and target (not additive; location share: 1 - "
+                  "oracle_location / as_forecast)")
+            print(decomposition)
         table = summarize_benchmark(results)
         for metric in RAW_METRICS:
             if metric not in table.index.get_level_values("metric"):

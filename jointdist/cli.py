@@ -304,9 +304,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     from jointdist.datasets import load_sde_benchmark
     from jointdist.evaluation import (
+        DECOMPOSITION_METRICS,
         SCALE_FREE_METRICS,
         run_oracle_benchmark,
         summarize_benchmark,
+        summarize_decomposition,
         summarize_relative,
     )
 
@@ -323,7 +325,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                                random_state=args.seed, device="cpu")
     models = {name: make_model(name, args.seed) for name in args.models.split(",")}
     results = run_oracle_benchmark(models, bench, n_samples=args.samples,
-                                   random_state=args.seed, progress=True)
+                                   random_state=args.seed, progress=True,
+                                   decompose=args.decompose)
     baselines = [name for name in ("hs", "dcc") if name in models]
     if baselines and not results.empty:
         relative = summarize_relative(results, baselines)[
@@ -335,8 +338,17 @@ def _benchmark(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 160, "display.max_columns", None,
                                "display.float_format", "{:.4g}".format):
             print(relative)
+    if args.decompose and not results.empty:
+        print("\nWhere the distance comes from: mean energy distance / oracle spread as "
+              "forecast and with the oracle's location (mean), scale (standard deviation) "
+              "or both put in at every horizon and target (location_share: 1 - "
+              "oracle_location / as_forecast):")
+        with pd.option_context("display.width", 160, "display.max_columns", None,
+                               "display.float_format", "{:.4g}".format):
+            print(summarize_decomposition(results))
     table = summarize_benchmark(results)
-    table = table[~table.index.get_level_values("metric").isin(SCALE_FREE_METRICS)]
+    table = table[~table.index.get_level_values("metric").isin(
+        SCALE_FREE_METRICS + DECOMPOSITION_METRICS)]
     print("\nRaw scores of seed 000 (in the units of the series: dominated by the largest "
           "systems), by horizon:")
     with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
@@ -497,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: " + ", ".join(MODELS))
     bm.add_argument("--seed", type=int, default=20261122)
     bm.add_argument("--out-dir", default="benchmark_output")
+    bm.add_argument("--decompose", action="store_true",
+                    help="SDE: also score every forecast with the oracle's location, scale "
+                         "or both put in, to show where its energy distance comes from")
     bm.add_argument("--real", action="store_true",
                     help="the rolling-origin benchmark on real data (jointdist.datasets."
                          "load_real) instead of SDE data; --quick: 8 origins, 200 samples "

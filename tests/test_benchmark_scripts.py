@@ -66,3 +66,39 @@ def test_protocol_on_an_out_of_curriculum_family(tmp_path):
                          check=True, capture_output=True, text=True).stdout
     assert "family garch" in out and "normalized_energy_distance" in out
     assert (tmp_path / "family_garch.csv").is_file()
+
+
+def test_protocol_by_dynamics_splits_the_systems(monkeypatch):
+    """The groups partition the systems, and a group's mean is the mean of its systems."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from protocol_by_dynamics import by_dynamics, system_dynamics
+
+    params = {"sin_amp": [[0.0, 1.0], [0.0, 0.0], [2.0, 0.0]],
+              "jump_rate": [[0.0, 0.0], [0.5, 0.0], [0.0, 0.0]],
+              "jump_common": [False, True, False], "regime_type": [1, 2, 2],
+              "corr_type": [0, 1, 3]}
+    dynamics = system_dynamics(params)
+    assert dynamics["sinusoidal forcing"].tolist() == [True, False, True]
+    assert dynamics["jumps"].tolist() == [False, True, False]
+    rng = np.random.default_rng(0)
+    rows = [(model, system, h, metric, rng.uniform(0.1, 1.0))
+            for model in ("hs", "dcc", "fm") for system in range(3) for h in (1, 2)
+            for metric in ("normalized_energy_distance", "correlation_error")]
+    results = pd.DataFrame(rows, columns=["model", "system", "horizon", "metric", "value"])
+    table = by_dynamics(results, dynamics,
+                        metrics=("normalized_energy_distance", "correlation_error"))
+    per_system = results[results.metric == "normalized_energy_distance"].groupby(
+        ["model", "system"])["value"].mean()
+    forced = table.loc[("sinusoidal forcing", "True")]
+    assert forced.loc["fm", "n_systems"] == 2
+    np.testing.assert_allclose(forced.loc["fm", "normalized_energy_distance"],
+                               per_system.loc["fm"].loc[[0, 2]].mean())
+    best = min(per_system.loc[b].loc[[0, 2]].mean() for b in ("hs", "dcc"))
+    np.testing.assert_allclose(forced.loc["fm", "normalized_energy_distance_ratio"],
+                               per_system.loc["fm"].loc[[0, 2]].mean() / best)
+    # every grouping covers every system once
+    for grouping in dynamics.columns:
+        assert table.loc[grouping].xs("fm", level="model")["n_systems"].sum() == 3

@@ -91,6 +91,16 @@ def test_benchmark_command_small(tmp_path, capsys):
     assert (tmp_path / "sde_level7_by_horizon.png").exists()
 
 
+def test_benchmark_decompose_prints_where_the_distance_comes_from(tmp_path, capsys):
+    assert main(["benchmark", "--systems", "2", "--samples", "50", "--futures", "50",
+                 "--targets", "3", "--models", "hs", "--decompose",
+                 "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    part = out.split("Where the distance comes from")[1].split("Raw scores")[0]
+    assert "oracle_location_scale" in part and "location_share" in part
+    assert "oracle_location" not in out.split("Raw scores")[1]
+
+
 # ---------------------------------------------------------------- CSV without a time column
 def _read_npz(path):
     import numpy as np

@@ -9,12 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jointdist.evaluation import (
+    DECOMPOSITION_METRICS,
+    DECOMPOSITION_VARIANTS,
     ORACLE_METRICS,
     SCALE_FREE_METRICS,
+    error_decomposition,
     oracle_scores,
     relative_skill,
     run_oracle_benchmark,
     summarize_benchmark,
+    summarize_decomposition,
     variogram_divergence,
 )
 from jointdist.models import HistoricalSimulation
@@ -282,3 +286,68 @@ def test_summary_leaves_out_a_metric_undefined_on_every_system():
     metrics = set(table.index.get_level_values("metric"))
     assert "standardized_energy_distance" not in metrics
     assert "correlation_error" in metrics
+
+
+def test_error_decomposition_removes_the_part_it_corrects():
+    """Each oracle-corrected copy loses the error of the part it corrects, and only it."""
+    rng = np.random.default_rng(3)
+    C = np.full((3, 3), 0.8) + 0.2 * np.eye(3)
+    law = lambda n, c=C: _correlated_walks(rng, n, c)  # noqa: E731
+    futures = law(500)
+    # Monte Carlo noise of every variant for the oracle's own law
+    noise = np.array([[error_decomposition(law(500), futures)[v].mean()
+                       for v in DECOMPOSITION_VARIANTS] for _ in range(10)])
+    floor = 4 * noise.std(ddof=1) + np.abs(noise.mean())
+    moved = law(500) + 1.0
+    shifted = error_decomposition(moved, futures)
+    wide = error_decomposition(law(500) * 1.6, futures)
+    independent = error_decomposition(law(500, np.eye(3)), futures)
+    mean = {k: {v: d[v].mean() for v in DECOMPOSITION_VARIANTS}
+            for k, d in (("shifted", shifted), ("wide", wide), ("ind", independent))}
+    assert mean["shifted"]["as_forecast"] > 20 * floor
+    assert mean["shifted"]["oracle_scale"] > 20 * floor
+    assert abs(mean["shifted"]["oracle_location"]) < floor
+    assert mean["wide"]["oracle_location"] > 5 * floor
+    assert abs(mean["wide"]["oracle_scale"]) < floor
+    assert abs(mean["wide"]["oracle_location_scale"]) < floor
+    # a wrong dependence is not a location or scale error: no correction removes it
+    assert min(mean["ind"].values()) > 5 * floor
+    np.testing.assert_allclose(shifted["as_forecast"],
+                               oracle_scores(moved, futures)["normalized_energy_distance"])
+    with pytest.raises(ValueError, match="shapes"):
+        error_decomposition(futures[:, :2], futures)
+
+
+@given(st.floats(1e-6, 1e6), st.floats(-1e3, 1e3), st.permutations(range(4)))
+def test_error_decomposition_is_scale_free(scale, shift, order):
+    rng = np.random.default_rng(8)
+    C = np.full((4, 4), 0.5) + 0.5 * np.eye(4)
+    futures = _correlated_walks(rng, 120, C, horizon=2)
+    samples = _correlated_walks(rng, 90, np.eye(4), horizon=2) * 1.3 + 0.4
+    base = error_decomposition(samples, futures)
+    moved = error_decomposition(samples[..., list(order)] * scale + shift * scale,
+                                futures[..., list(order)] * scale + shift * scale)
+    for variant in DECOMPOSITION_VARIANTS:
+        np.testing.assert_allclose(moved[variant], base[variant], rtol=1e-6, atol=1e-9)
+
+
+def test_run_oracle_benchmark_decompose_adds_the_corrected_scores():
+    bench = _bench(n_systems=2)
+    res = run_oracle_benchmark({"iid": HistoricalSimulation()}, bench, n_samples=80,
+                               random_state=0, decompose=True)
+    assert set(res["metric"]) == set(ORACLE_METRICS) | set(DECOMPOSITION_METRICS)
+    one = res[(res["system"] == 0)].pivot(index="horizon", columns="metric", values="value")
+    samples = HistoricalSimulation().fit(bench.history[0]).predict_samples(
+        5, 80, random_state=0)
+    parts = error_decomposition(samples, bench.futures[0])
+    np.testing.assert_allclose(one["normalized_energy_distance"], parts["as_forecast"])
+    np.testing.assert_allclose(one["normalized_energy_distance_oracle_location"],
+                               parts["oracle_location"])
+    table = summarize_decomposition(pd.concat([res, run_oracle_benchmark(
+        {"plain": HistoricalSimulation()}, bench, n_samples=80, random_state=0)]))
+    assert list(table.index) == ["iid"]  # a model scored without decompose is left out
+    per_system = res[res["metric"] == "normalized_energy_distance"].groupby(
+        "system")["value"].mean()
+    np.testing.assert_allclose(table.loc["iid", "as_forecast"], per_system.mean())
+    np.testing.assert_allclose(table.loc["iid", "location_share"],
+                               1 - table.loc["iid", "oracle_location"] / per_system.mean())

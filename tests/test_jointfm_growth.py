@@ -119,3 +119,5 @@ def test_training_run_grown_from_a_checkpoint(tmp_path):
         TrainConfig(model=model, init_mode="widen")
     with pytest.raises(ValueError, match="grow_noise"):
         TrainConfig(model=model, grow_noise=-0.1)
+    with pytest.raises(ValueError, match="init_from"):
+        TrainConfig(model=model, init_mode="grow")  # nothing to grow from

@@ -15,15 +15,19 @@
 """
 
 from jointdist.evaluation.oracle import (
+    DECOMPOSITION_METRICS,
+    DECOMPOSITION_VARIANTS,
     ORACLE_METRICS,
     SCALE_FREE_METRICS,
     correlation_error,
+    error_decomposition,
     oracle_scores,
     oracle_spread,
     pairwise_correlations,
     portfolio_weights,
     run_oracle_benchmark,
     summarize_benchmark,
+    summarize_decomposition,
     summarize_relative,
     variogram_divergence,
 )
@@ -41,9 +45,10 @@ from jointdist.evaluation.risk import (
 )
 from jointdist.evaluation.skill import relative_skill
 
-__all__ = ["ORACLE_METRICS", "SCALE_FREE_METRICS", "correlation_error", "oracle_scores",
+__all__ = ["DECOMPOSITION_METRICS", "DECOMPOSITION_VARIANTS", "ORACLE_METRICS",
+           "SCALE_FREE_METRICS", "correlation_error", "error_decomposition", "oracle_scores",
            "oracle_spread", "pairwise_correlations", "portfolio_weights", "relative_skill",
-           "run_oracle_benchmark", "summarize_benchmark", "summarize_relative",
-           "variogram_divergence",
+           "run_oracle_benchmark", "summarize_benchmark", "summarize_decomposition",
+           "summarize_relative", "variogram_divergence",
            "RealBenchmarkResult", "expected_shortfall", "kupiec_pof", "rolling_origins",
            "run_real_benchmark", "score_forecast", "value_at_risk", "var_backtest"]

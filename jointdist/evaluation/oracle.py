@@ -46,9 +46,10 @@ from jointdist.evaluation.skill import relative_skill
 from jointdist.metrics import crps_sum, marginal_energy
 from jointdist.metrics._arrays import sort_last, sorted_pair_sum
 
-__all__ = ["ORACLE_METRICS", "SCALE_FREE_METRICS", "correlation_error",
-           "oracle_scores", "oracle_spread", "pairwise_correlations",
-           "portfolio_weights", "run_oracle_benchmark", "summarize_benchmark",
+__all__ = ["DECOMPOSITION_METRICS", "DECOMPOSITION_VARIANTS", "ORACLE_METRICS",
+           "SCALE_FREE_METRICS", "correlation_error", "error_decomposition",
+           "oracle_scores", "oracle_spread", "pairwise_correlations", "portfolio_weights",
+           "run_oracle_benchmark", "summarize_benchmark", "summarize_decomposition",
            "summarize_relative", "variogram_divergence"]
 
 #: Scale-free metrics computed against oracle futures (they lead the reports).
@@ -211,6 +212,16 @@ def _positive_floor(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.maximum(values, 1e-12 * np.abs(reference) + 1e-300)
 
 
+def _forecast_and_oracle(samples, futures, spread):
+    """Both path sets as float64 (checked to match), and the oracle spread if not given."""
+    samples = np.asarray(samples, dtype=np.float64)
+    futures = np.asarray(futures, dtype=np.float64)
+    if samples.ndim != 3 or futures.ndim != 3 or samples.shape[1:] != futures.shape[1:]:
+        raise ValueError("samples and futures must have shapes (m, horizon, n_targets) and "
+                         f"(k, horizon, n_targets); got {samples.shape} and {futures.shape}.")
+    return samples, futures, oracle_spread(futures) if spread is None else spread
+
+
 def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
     """Per-horizon distances of one forecast to the oracle futures of one system.
 
@@ -235,13 +246,7 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
         ``energy_distance``, ``marginal_energy`` (both with the unbiased "fair"
         estimator) and ``crps_sum`` (expected CRPS of the sum over the oracle futures).
     """
-    samples = np.asarray(samples, dtype=np.float64)
-    futures = np.asarray(futures, dtype=np.float64)
-    if samples.ndim != 3 or futures.ndim != 3 or samples.shape[1:] != futures.shape[1:]:
-        raise ValueError("samples and futures must have shapes (m, horizon, n_targets) and "
-                         f"(k, horizon, n_targets); got {samples.shape} and {futures.shape}.")
-    if spread is None:
-        spread = oracle_spread(futures)
+    samples, futures, spread = _forecast_and_oracle(samples, futures, spread)
     energy = _energy_distance(samples, futures, spread)
     # standardize by the oracle's per-target, per-horizon deviation
     centre = futures.mean(axis=0)
@@ -271,6 +276,76 @@ def oracle_scores(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
         # every oracle future plays the observation; average the scores over them
         "crps_sum": np.asarray(crps_sum(futures, samples[None], per_horizon=True)).mean(0),
     }
+
+
+#: The corrections of :func:`error_decomposition`, in the order of its reports.
+DECOMPOSITION_VARIANTS = ("as_forecast", "oracle_location", "oracle_scale",
+                          "oracle_location_scale")
+#: The metrics ``run_oracle_benchmark(..., decompose=True)`` adds: the energy distance /
+#: oracle spread of each oracle-corrected copy (``as_forecast`` is
+#: ``normalized_energy_distance`` itself).
+DECOMPOSITION_METRICS = tuple(f"normalized_energy_distance_{v}"
+                              for v in DECOMPOSITION_VARIANTS[1:])
+
+
+def error_decomposition(samples, futures, *, spread=None) -> dict[str, np.ndarray]:
+    """Energy distance / oracle spread of a forecast and of three oracle-corrected copies.
+
+    Where does a forecast's distance to the oracle come from?  Each copy replaces one
+    part of the forecast by the oracle's, at every (horizon, target), and keeps the
+    rest of every sample path:
+
+    * ``oracle_location``: the paths moved by ``mean_oracle - mean_forecast``, so that
+      only the scale, the shape and the dependence differ;
+    * ``oracle_scale``: the deviations from the forecast's own mean multiplied by
+      ``sd_oracle / sd_forecast``, so that only the location, the shape and the
+      dependence differ;
+    * ``oracle_location_scale``: both, so that only the shape of the marginals
+      (skewness, tails) and the dependence between targets and horizons differ.
+
+    The scores are not additive (the energy distance is not a sum over those parts):
+    read ``1 - oracle_location / as_forecast`` as the share of the distance that the
+    right location alone would remove.  A coordinate where the forecast does not vary
+    keeps its values under the scale correction.
+
+    Parameters
+    ----------
+    samples : array-like of shape (n_samples, horizon, n_targets)
+    futures : array-like of shape (n_futures, horizon, n_targets)
+    spread : ndarray of shape (horizon,), optional
+        :func:`oracle_spread` of ``futures``, when it was computed already.
+
+    Returns
+    -------
+    dict of ndarray of shape (horizon,)
+        For each name of :data:`DECOMPOSITION_VARIANTS`, the energy distance divided by
+        the oracle's spread (``normalized_energy_distance`` of :func:`oracle_scores`).
+    """
+    samples, futures, spread = _forecast_and_oracle(samples, futures, spread)
+    spread_floored = _positive_floor(spread, np.abs(futures.mean(axis=0)).max(-1))
+    mean_x, mean_y = samples.mean(axis=0), futures.mean(axis=0)
+    sd_x, sd_y = samples.std(axis=0), futures.std(axis=0)
+    gain = np.divide(sd_y, sd_x, out=np.ones_like(sd_x),
+                     where=sd_x > 1e-12 * (np.abs(mean_x) + sd_y))
+    deviation = samples - mean_x
+    m = samples.shape[0]
+
+    def as_tensor(values):  # (n, H, N) -> (H, n, N), centred on the oracle mean
+        return torch.from_numpy(np.ascontiguousarray(values - mean_y)).movedim(-3, -2)
+
+    y = as_tensor(futures)
+    # E|X - X'| does not change with a shift, so each scale shares it with its shifted
+    # copy: two self-distance terms serve the four copies
+    self_terms = {scaled: _mean_distance_gram(d, d) * (m / (m - 1)) for scaled, d in (
+        (False, as_tensor(deviation + mean_y)), (True, as_tensor(deviation * gain + mean_y)))}
+    copies = {
+        "as_forecast": (samples, False),
+        "oracle_location": (deviation + mean_y, False),
+        "oracle_scale": (deviation * gain + mean_x, True),
+        "oracle_location_scale": (deviation * gain + mean_y, True),
+    }
+    return {name: (2.0 * _mean_distance_gram(as_tensor(x), y) - self_terms[scaled] - spread)
+            / spread_floored for name, (x, scaled) in copies.items()}
 
 
 def _energy_distance(samples: np.ndarray, futures: np.ndarray,
@@ -303,7 +378,8 @@ def _mean_distance_gram(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 
 
 def run_oracle_benchmark(models: dict[str, Any], benchmark, *, n_samples=1000,
-                         random_state=0, systems=None, progress=False) -> pd.DataFrame:
+                         random_state=0, systems=None, progress=False,
+                         decompose=False) -> pd.DataFrame:
     """Fit every model on every system's history and score it against the oracle.
 
     Parameters
@@ -321,6 +397,9 @@ def run_oracle_benchmark(models: dict[str, Any], benchmark, *, n_samples=1000,
         Indices of the systems to use; None uses all.
     progress : bool, default=False
         Show a tqdm progress bar.
+    decompose : bool, default=False
+        Also score the oracle-corrected copies of :func:`error_decomposition` (the
+        :data:`DECOMPOSITION_METRICS`: where the energy distance comes from).
 
     Returns
     -------
@@ -357,7 +436,12 @@ def run_oracle_benchmark(models: dict[str, Any], benchmark, *, n_samples=1000,
                               stacklevel=2)
                 continue
             elapsed = time.perf_counter() - start
-            for metric, values in oracle_scores(samples, futures[i], spread=spread).items():
+            scores = oracle_scores(samples, futures[i], spread=spread)
+            if decompose:
+                parts = error_decomposition(samples, futures[i], spread=spread)
+                scores.update((f"normalized_energy_distance_{v}", parts[v])
+                              for v in DECOMPOSITION_VARIANTS[1:])
+            for metric, values in scores.items():
                 rows.extend((name, int(i), h + 1, metric, float(v), elapsed)
                             for h, v in enumerate(values))
     return pd.DataFrame(rows, columns=["model", "system", "horizon", "metric", "value",
@@ -395,6 +479,35 @@ def summarize_benchmark(results: pd.DataFrame, horizons=(1, 21, 42, 63),
         if h in by_h.columns:
             table[f"h={h}"] = by_h[h]
     table["n_systems"] = df.groupby(["metric", "model"])["system"].nunique()
+    return table
+
+
+def summarize_decomposition(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean energy distance / oracle spread of each model, as forecast and corrected.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Output of ``run_oracle_benchmark(..., decompose=True)`` (models scored without
+        ``decompose`` are left out).
+
+    Returns
+    -------
+    DataFrame
+        One row per model: for every name of :data:`DECOMPOSITION_VARIANTS`, the mean
+        over systems of the per-system mean over horizons (the systems on which the
+        model has every variant), and ``location_share``, ``1 - oracle_location /
+        as_forecast``: the share of the distance that the oracle's location alone
+        removes.  Empty when no model was decomposed.
+    """
+    metrics = ("normalized_energy_distance",) + DECOMPOSITION_METRICS
+    rows = results[results["metric"].isin(metrics)]
+    per_system = (rows.groupby(["model", "system", "metric"])["value"].mean()
+                  .unstack("metric").reindex(columns=list(metrics)).dropna())
+    per_system.columns = list(DECOMPOSITION_VARIANTS)
+    table = per_system.groupby("model").mean()
+    table["location_share"] = 1.0 - table["oracle_location"] / table["as_forecast"]
+    table["n_systems"] = per_system.groupby("model").size()
     return table
 
 

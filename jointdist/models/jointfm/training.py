@@ -211,6 +211,9 @@ class TrainConfig:
         if self.init_mode not in INIT_MODES:
             raise ValueError(f"init_mode must be one of {INIT_MODES}; got "
                              f"{self.init_mode!r}.")
+        if self.init_mode == "grow" and not self.init_from:
+            raise ValueError('init_mode="grow" grows the network of init_from; set '
+                             "init_from to the source checkpoint.")
         if not self.grow_noise >= 0:
             raise ValueError(f"grow_noise must be >= 0; got {self.grow_noise!r}.")
         if self.amp not in (True, False, "always"):
