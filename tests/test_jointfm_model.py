@@ -17,17 +17,23 @@ TINY = dict(context_length=96, max_horizon=8, patch_size=16, d_model=32, n_heads
             n_blocks=2, d_ff=64, n_components=2, rank=2)
 
 
-@pytest.fixture(scope="module", params=[0, 3, "full"],
-                ids=["learned-factors", "empirical-dependence", "correlation-aware-full-rank"])
+@pytest.fixture(scope="module", params=[0, 3, "full", "harmonic"],
+                ids=["learned-factors", "empirical-dependence", "correlation-aware-full-rank",
+                     "harmonic-drift"])
 def net(request):
     torch.manual_seed(0)
-    if request.param != "full":
+    if request.param not in ("full", "harmonic"):
         return JointFM(JointFMConfig(**TINY, empirical_rank=request.param)).eval()
-    model = JointFM(JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True))
+    harmonic = 12 if request.param == "harmonic" else 0
+    model = JointFM(JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True,
+                                  harmonic_frequencies=harmonic))
     with torch.no_grad():  # they start at zero; give them something to do
         for lin in [*model.corr_bias, model.corr_embed]:
             lin.weight.normal_(0.0, 1.0)
             lin.bias.normal_(0.0, 0.5)
+        if harmonic:
+            for p in model.harmonic.parameters():
+                p.normal_(0.0, 0.3)
     return model.eval()
 
 

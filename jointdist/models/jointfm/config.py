@@ -107,6 +107,23 @@ class JointFMConfig:
         context's correlation (issue 19; on the v2 weights, whose learned loadings are
         small, it changes little by itself: docs/models/jointfm.md, "Why full trust
         still misses").  Ignored without the empirical path.
+    harmonic_frequencies : int, default=0
+        Frequencies of the *harmonic drift* path (0 disables it).  For every target the
+        network fits one sinusoid ``c cos(w t) + s sin(w t)`` (with an intercept) to the
+        context's normalized increments at each of this many frequencies, evenly spaced
+        from ``harmonic_min_cycles`` to ``harmonic_max_cycles`` cycles per
+        ``context_length`` steps, and reads each fit's likelihood-ratio statistic ``F =
+        n log(TSS / RSS)`` (``n`` increments, total and residual sums of squares).  The location of
+        every head gets ``g_h sum_w p_w E_w(h)``: ``E_w(h)`` is the fitted sinusoid's
+        extrapolation summed over the next ``h`` steps, ``p_w`` a learned softmax over
+        the frequencies that starts at ``exp(F_w / 2)`` (the posterior of the frequency
+        of one sinusoid in white noise under a flat prior), and ``g_h`` a learned gate
+        per horizon that starts at 0 (a warm start begins from the source network's
+        function).  Sinusoidal forcing is the part of the curriculum the patches did not
+        learn to extrapolate (docs/models/jointfm.md, "Where v2's distance is at level 7").
+    harmonic_min_cycles, harmonic_max_cycles : float, default=1.0, 20.0
+        The frequency grid of that path, in cycles per ``context_length`` steps
+        (``0 < min <= max < context_length / 2``).
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network
@@ -134,6 +151,9 @@ class JointFMConfig:
     correlation_bias: bool = False
     trust_offset: float = 0.0
     dependence_share: str = "diagonal"
+    harmonic_frequencies: int = 0
+    harmonic_min_cycles: float = 1.0
+    harmonic_max_cycles: float = 20.0
     trained_n_targets: tuple | None = None
 
     def __post_init__(self):
@@ -145,6 +165,8 @@ class JointFMConfig:
                      "n_blocks", "d_ff", "n_components", "cf_iterations"):
             setattr(self, name, _integer(name, getattr(self, name), minimum=1))
         self.rank = _integer("rank", self.rank, minimum=0)
+        self.harmonic_frequencies = _integer("harmonic_frequencies",
+                                             self.harmonic_frequencies, minimum=0)
         if self.empirical_rank != "full":
             try:
                 self.empirical_rank = _integer("empirical_rank", self.empirical_rank,
@@ -156,7 +178,7 @@ class JointFMConfig:
             raise ValueError(f"correlation_bias must be true or false; got "
                              f"{self.correlation_bias!r}.")
         for name in ("dropout", "max_nu", "dependence_halflife", "volatility_halflife",
-                     "trust_offset"):
+                     "trust_offset", "harmonic_min_cycles", "harmonic_max_cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or math.isnan(value):
@@ -193,6 +215,13 @@ class JointFMConfig:
             raise ValueError(f"max_nu must be a finite number above 8 (the skew-t degrees "
                              f"of freedom start at 8 and stay below max_nu); got "
                              f"{self.max_nu!r}.")
+        if not 0.0 < self.harmonic_min_cycles <= self.harmonic_max_cycles \
+                < self.context_length / 2:
+            raise ValueError(f"the harmonic grid needs 0 < harmonic_min_cycles <= "
+                             f"harmonic_max_cycles < context_length / 2 "
+                             f"({self.context_length / 2:g}); got "
+                             f"{self.harmonic_min_cycles!r} and "
+                             f"{self.harmonic_max_cycles!r}.")
         if self.trained_n_targets is not None:
             pair = self.trained_n_targets
             if isinstance(pair, (str, bytes)) or not isinstance(pair, (list, tuple)) \
@@ -222,6 +251,10 @@ class JointFMConfig:
             del out["dependence_share"]  # and for the share of the empirical path
         if self.volatility_halflife == 0.0:
             del out["volatility_halflife"]  # and for the correlation estimate
+        if self.harmonic_frequencies == 0:  # and for the harmonic drift path
+            for name in ("harmonic_frequencies", "harmonic_min_cycles",
+                         "harmonic_max_cycles"):
+                del out[name]
         return out
 
     @classmethod

@@ -734,7 +734,7 @@ class _HeadBase(nn.Module):
             # warm-started run at lr 5e-4 was still at kappa ~ 0.75-0.85 after 1,400 steps
             nn.init.constant_(self.trust.bias, 2.5)
 
-    def _common(self, h_var, anchor, step, mask, horizon, dependence=None):
+    def _common(self, h_var, anchor, step, mask, horizon, dependence=None, shift=None):
         B, N, _ = h_var.shape
         K, H = self.K, self.H
         raw = self.per_target(h_var).view(B, N, K, H, self.n_per_target)
@@ -744,6 +744,8 @@ class _HeadBase(nn.Module):
         unit = sq * step[:, None, None, :]  # (B, 1, h, N)
         m = mask[:, None, None, :].to(h_var.dtype)
         loc = (anchor[:, None, None, :] + unit * raw[..., 0]) * m
+        if shift is not None:  # (B, h, N): the harmonic drift path, for every component
+            loc = loc + shift[:, None] * m
         diag = unit * (F.softplus(raw[..., 1] + 0.5413) + 1e-3)  # softplus(0.5413) = 1
         factor = unit.unsqueeze(-1) * raw[..., 2:2 + self.r] * m.unsqueeze(-1)
         if self.q != 0:
@@ -791,8 +793,10 @@ class GaussianMixtureHead(_HeadBase):
         self.n_per_target = 2 + rank
         super().__init__(d_in, max_horizon, n_components, rank, 1)
 
-    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None):
-        _, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence)
+    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None,
+                shift=None):
+        _, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence,
+                                            shift)
         logits = self.pooled(h_pool)
         return JointGaussianMixture(logits, loc, diag, factor, mask)
 
@@ -811,8 +815,10 @@ class SkewTMixtureHead(_HeadBase):
         with torch.no_grad():  # start near nu = 8
             self.pooled.bias.view(self.K, 2)[:, 1] = math.log(6.0 / (max_nu - 8.0))
 
-    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None):
-        raw, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence)
+    def forward(self, h_var, h_pool, anchor, step, mask, horizon, dependence=None,
+                shift=None):
+        raw, loc, diag, factor = self._common(h_var, anchor, step, mask, horizon, dependence,
+                                              shift)
         alpha = raw[..., 2 + self.r] * mask[:, None, None, :].to(raw.dtype)
         pooled = self.pooled(h_pool).view(-1, self.K, 2)
         df = 2.0 + (self.max_nu - 2.0) * torch.sigmoid(pooled[..., 1])
