@@ -123,7 +123,7 @@ class JointFMConfig:
         learn to extrapolate (docs/models/jointfm.md, "Where v2's distance is at level 7").
     harmonic_min_cycles, harmonic_max_cycles : float, default=1.0, 20.0
         The frequency grid of that path, in cycles per ``context_length`` steps
-        (``0 < min <= max < context_length / 2``).
+        (``0 < min <= max < context_length / 2``; checked only when the path is on).
     trained_n_targets : (int, int) or None, default=None
         Smallest and largest number of targets of the systems the weights were trained
         on, recorded by the training script (not an architecture setting: the network
@@ -215,8 +215,9 @@ class JointFMConfig:
             raise ValueError(f"max_nu must be a finite number above 8 (the skew-t degrees "
                              f"of freedom start at 8 and stay below max_nu); got "
                              f"{self.max_nu!r}.")
-        if not 0.0 < self.harmonic_min_cycles <= self.harmonic_max_cycles \
-                < self.context_length / 2:
+        if self.harmonic_frequencies and not (0.0 < self.harmonic_min_cycles
+                                              <= self.harmonic_max_cycles
+                                              < self.context_length / 2):
             raise ValueError(f"the harmonic grid needs 0 < harmonic_min_cycles <= "
                              f"harmonic_max_cycles < context_length / 2 "
                              f"({self.context_length / 2:g}); got "
