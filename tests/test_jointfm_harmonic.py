@@ -125,7 +125,7 @@ def _nets():
     harmonic = JointFM(cfg)
     missing = harmonic.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith("harmonic.") for k in missing)
-    assert "harmonic_cycles" not in harmonic.state_dict()  # it follows from the config
+    assert "harmonic.cycles" not in harmonic.state_dict()  # it follows from the config
     return plain, harmonic.eval()
 
 
@@ -211,7 +211,7 @@ def test_the_path_runs_under_bfloat16_autocast_and_on_an_explicit_device():
     """As on a GPU: the fits run in float64 on the model's device, the heads in float32."""
     _, harmonic = _nets()
     harmonic = harmonic.to(torch.device("cpu"))
-    assert harmonic.harmonic_cycles.device.type == "cpu"
+    assert harmonic.harmonic.cycles.device.type == "cpu"
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = harmonic(torch.randn(2, 96, 3).cumsum(1))
         lp = out.distributions["skewt"].log_prob(torch.randn(4, 2, 8, 3))

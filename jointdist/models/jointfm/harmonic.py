@@ -152,9 +152,10 @@ class HarmonicDrift(nn.Module):
     d_in : int
         Width of the per-target decoder features the gate reads.
     max_horizon : int
-    n_frequencies : int
-    max_cycles : float
-        Largest frequency of the grid (the score's frequency input is scaled by it).
+    cycles : tensor (K,)
+        The frequency grid (:func:`harmonic_cycles`); kept as a buffer that is not saved
+        with the weights (it follows from the config).  The score's frequency input is
+        scaled by its largest value.
     """
 
     #: The gate's output is multiplied by this: Adam moves a parameter by about the
@@ -162,9 +163,10 @@ class HarmonicDrift(nn.Module):
     #: to reach 1 (the trust of the empirical path had the same problem).
     GATE_SCALE = 10.0
 
-    def __init__(self, d_in: int, max_horizon: int, n_frequencies: int, max_cycles: float):
+    def __init__(self, d_in: int, max_horizon: int, cycles: torch.Tensor):
         super().__init__()
-        self.max_cycles = float(max_cycles)
+        self.register_buffer("cycles", cycles.to(torch.float64), persistent=False)
+        self.max_cycles = float(cycles.max())
         self.log_temperature = nn.Parameter(torch.zeros(()))
         # per-frequency correction of the score (shared over frequencies); starts at 0
         self.score = nn.Sequential(nn.Linear(3, 16), nn.GELU(), nn.Linear(16, 1))
@@ -174,28 +176,29 @@ class HarmonicDrift(nn.Module):
                                   nn.Linear(32, max_horizon))
         nn.init.zeros_(self.gate[2].weight)
         nn.init.zeros_(self.gate[2].bias)
-        self.n_frequencies = int(n_frequencies)
 
-    def forward(self, stat, extrapolation, h_var, cycles, horizon: int):
-        """The shift ``g_h sum_w p_w E_w(h)``.
+    def forward(self, z, time_mask, h_var, horizon: int):
+        """The shift ``g_h sum_w p_w E_w(h)``, from the fits of :func:`harmonic_fit`.
 
         Parameters
         ----------
-        stat : tensor (B, N, K)
-        extrapolation : tensor (B, N, K, H) with ``H >= horizon``
+        z : tensor (B, T, N)
+            Normalized context of the targets.
+        time_mask : bool tensor (B, T)
         h_var : tensor (B, N, d_in)
-        cycles : tensor (K,)
         horizon : int
 
         Returns
         -------
-        shift : tensor (B, horizon, N), in the heads' normalized units.
+        shift : tensor (B, horizon, N), in the heads' normalized units (the heads mask
+        padded targets).
         """
+        stat, extrapolation = harmonic_fit(z, time_mask, self.cycles, horizon)
         dt = h_var.dtype
         F = stat.to(dt).clamp_max(1e4)
         K = F.shape[-1]
         log_f = torch.log1p(F)
-        freq = (cycles.to(device=F.device, dtype=dt) / self.max_cycles).expand_as(F)
+        freq = (self.cycles.to(dt) / self.max_cycles).expand_as(F)
         feats = torch.stack([log_f / 3.0, F / 50.0, freq], dim=-1)  # (B, N, K, 3)
         score = 0.5 * F * self.log_temperature.exp() + self.score(feats)[..., 0]
         p = torch.softmax(score, dim=-1)  # (B, N, K)
@@ -204,6 +207,6 @@ class HarmonicDrift(nn.Module):
         summary = torch.stack([torch.log1p(f_max) / 3.0, f_max / 50.0, entropy,
                                (p * log_f).sum(-1) / 3.0], dim=-1)  # (B, N, 4)
         g = self.GATE_SCALE * self.gate(torch.cat([h_var, summary], dim=-1))  # (B, N, H)
-        e = extrapolation[..., :horizon].to(dt).clamp(-1e3, 1e3)  # (B, N, K, h)
+        e = extrapolation.to(dt).clamp(-1e3, 1e3)  # (B, N, K, h)
         drift = torch.einsum("bnk,bnkh->bnh", p, e)
         return (g[..., :horizon] * drift).transpose(1, 2)

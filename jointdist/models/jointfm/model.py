@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jointdist.models.jointfm.config import JointFMConfig
-from jointdist.models.jointfm.harmonic import HarmonicDrift, harmonic_cycles, harmonic_fit
+from jointdist.models.jointfm.harmonic import HarmonicDrift, harmonic_cycles
 from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
 
 __all__ = ["JointFM", "JointFMOutput", "normalize_context", "context_correlation", "devolatilize",
@@ -331,10 +331,7 @@ class JointFM(nn.Module):
         else:
             self.corr_bias = self.corr_embed = None
         if c.harmonic_frequencies:
-            self.harmonic = HarmonicDrift(c.d_ff, c.max_horizon, c.harmonic_frequencies,
-                                          c.harmonic_max_cycles)
-            # not saved with the weights: the grid follows from the config
-            self.register_buffer("harmonic_cycles", harmonic_cycles(c), persistent=False)
+            self.harmonic = HarmonicDrift(c.d_ff, c.max_horizon, harmonic_cycles(c))
         else:
             self.harmonic = None
         self.final_norm = nn.LayerNorm(d)
@@ -469,10 +466,7 @@ class JointFM(nn.Module):
             step_t = step[:, :N].float()
             shift = None
             if self.harmonic is not None:
-                stat, extrapolation = harmonic_fit(z[:, :, :N], time_mask,
-                                                   self.harmonic_cycles, horizon)
-                shift = self.harmonic(stat, extrapolation, h_var, self.harmonic_cycles,
-                                      horizon) * target_mask[:, None, :].float()
+                shift = self.harmonic(z[:, :, :N], time_mask, h_var, horizon)
             dists = {name: self.heads[name](h_var, h_pool, anchor_t, step_t, target_mask,
                                             horizon, dependence=dep, shift=shift)
                      for name in names}
