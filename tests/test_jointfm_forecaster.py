@@ -200,7 +200,7 @@ def test_default_checkpoint_is_shipped_small_and_verified():
     assert pt.is_file() and pt.stat().st_size <= 20 * 2**20
     # one manifest covers the weights (unchanged since they were trained) and the config
     manifest = pt.with_suffix(".sha256").read_text().split()
-    assert manifest[:2] == ["8f33b1b611bffd001f3f6c66cf00e9681526cd9db0f5d6ccab4e0194613c7552",
+    assert manifest[:2] == ["c6db12dc8c2ccb242586af663be38310f6938a37476bc847802f4c71679e2d5e",
                             "jointfm_default.pt"]
     assert manifest[3] == "jointfm_default.json" and len(manifest) == 4
     fc = JointFMForecaster(random_state=0).fit(_walk(504, 10))

@@ -540,3 +540,78 @@ def test_devolatilized_correlation_is_the_correlation_of_standardized_residuals(
     with pytest.raises(ValueError, match="volatility_halflife"):
         JointFMConfig(**TINY, empirical_rank=3, volatility_halflife=-1.0)
     assert "volatility_halflife" not in JointFMConfig(**TINY, empirical_rank=3).to_dict()
+
+
+def test_auto_volatility_halflife_is_chosen_by_quasi_likelihood_per_series():
+    """``select_volatility_halflife``: a series with constant volatility keeps ``inf``
+    (it is not standardized by a noisy estimate), one whose volatility jumps by 6x every
+    100 steps gets a short half-life; the chosen variances are that candidate's."""
+    from jointdist.models.jointfm.model import (AUTO_VOLATILITY_HALFLIVES, _ewma_variance,
+                                                _ewma_variances, select_volatility_halflife)
+
+    rng = np.random.default_rng(5)
+    T = 600
+    regime = np.where((np.arange(T) // 100) % 2 == 0, 1.0, 6.0)
+    dz = rng.standard_normal((2, T, 2))
+    dz[:, :, 1] *= regime
+    dz = torch.tensor(dz)
+    obs = torch.ones(2, T, dtype=torch.float64)
+    index, var = select_volatility_halflife(dz, obs)
+    chosen = np.asarray(AUTO_VOLATILITY_HALFLIVES)[index.numpy()]
+    assert np.all(chosen[:, 0] == np.inf)
+    assert np.all(chosen[:, 1] <= 20.0)
+    for b in range(2):
+        for n in range(2):
+            ref = _ewma_variance(dz[b:b + 1], obs[b:b + 1], float(chosen[b, n]))[0, :, n]
+            torch.testing.assert_close(var[b, :, n], ref)
+    # the one-pass form equals the blocked recursion, with a masked past, and falls back
+    # to it for half-lives short enough to need blocks
+    obs[1, :250] = 0
+    dz = dz * obs[..., None]
+    for grid in (AUTO_VOLATILITY_HALFLIVES, (0.05, 3.0, float("inf"))):
+        torch.testing.assert_close(
+            _ewma_variances(dz, obs, grid),
+            torch.stack([_ewma_variance(dz, obs, hl) for hl in grid]), rtol=1e-10, atol=0)
+
+
+def test_devolatilized_correlation_ignores_a_drift_and_auto_keeps_constant_volatility():
+    """The increments are centred before they are standardized, so adding a linear
+    trend to every series (a constant drift in the increments) leaves the estimate
+    exactly unchanged, for a fixed half-life and for ``"auto"``.  Where every series'
+    volatility is constant, ``"auto"`` chooses no standardization and gives the raw
+    increments' correlation; where the volatilities swing in opposite ways, it recovers
+    the correlation as a fixed half-life does."""
+    from jointdist.models.jointfm.model import context_correlation
+
+    rng = np.random.default_rng(2)
+    T, rho = 800, 0.6
+    e = rng.standard_normal((T, 3)) @ np.linalg.cholesky(
+        [[1.0, rho, 0.2], [rho, 1.0, 0.0], [0.2, 0.0, 1.0]]).T
+    z = torch.tensor(np.cumsum(e, axis=0)[None])
+    trend = torch.tensor(np.arange(T)[:, None] * np.array([[0.5, -2.0, 30.0]]))[None]
+    mask = torch.ones(1, T, dtype=torch.bool)
+    for vh in (10.0, "auto"):
+        torch.testing.assert_close(context_correlation(z + trend, mask, 0.0, vh),
+                                   context_correlation(z, mask, 0.0, vh))
+    torch.testing.assert_close(context_correlation(z, mask, 0.0, "auto"),
+                               context_correlation(z, mask, 0.0, 0.0))
+    swing = 1.5 * np.sin(2 * np.pi * np.arange(4000) / 800)
+    e = rng.standard_normal((4000, 2)) @ np.linalg.cholesky([[1.0, rho], [rho, 1.0]]).T
+    z = torch.tensor(np.cumsum(e * np.exp(np.stack([swing, -swing], 1)), axis=0)[None])
+    mask = torch.ones(1, 4000, dtype=torch.bool)
+    auto = context_correlation(z, mask, 0.0, "auto")[0, 0, 1].item()
+    assert context_correlation(z, mask)[0, 0, 1].item() < 0.2 and 0.5 < auto < rho + 0.04
+
+
+def test_auto_volatility_halflife_config_and_forward():
+    """``volatility_halflife="auto"`` round-trips through the config, other strings are
+    refused, and the network runs with it."""
+    cfg = JointFMConfig(**TINY, empirical_rank="full", correlation_bias=True,
+                        volatility_halflife="auto")
+    assert JointFMConfig.from_dict(cfg.to_dict()).volatility_halflife == "auto"
+    with pytest.raises(ValueError, match="volatility_halflife"):
+        JointFMConfig(**TINY, empirical_rank=3, volatility_halflife="garch")
+    torch.manual_seed(0)
+    out = JointFM(cfg).eval()(_ctx(2, 96, 3), horizon=4)
+    for dist in out.distributions.values():
+        assert torch.isfinite(dist.log_prob(torch.zeros(2, 4, 3))).all()

@@ -75,12 +75,15 @@ class JointFMConfig:
     dependence_halflife : float, default=252.0
         Half-life in steps of the exponential weights of that correlation estimate
         (0: equal weights).
-    volatility_halflife : float, default=0.0
-        0: that correlation is of the raw increments.  ``> 0``: of the increments
-        divided by their exponentially weighted volatility before each step, with this
-        half-life in steps (standardized residuals, as in DCC's first stage; raw
-        increments attenuate the correlation where volatilities vary).  It feeds the
-        empirical path and, with ``correlation_bias``, the trunk.
+    volatility_halflife : float or "auto", default=0.0
+        0: that correlation is of the raw increments.  ``> 0``: of the increments,
+        centred, divided by their exponentially weighted volatility before each step,
+        with this half-life in steps (standardized residuals, as in DCC's first stage;
+        raw increments attenuate the correlation where volatilities vary).  ``"auto"``:
+        the half-life chosen per series by quasi-likelihood among
+        ``AUTO_VOLATILITY_HALFLIVES`` (``inf``: not standardized), see
+        :func:`~jointdist.models.jointfm.model.select_volatility_halflife`.  It feeds
+        the empirical path and, with ``correlation_bias``, the trunk.
     correlation_bias : bool, default=False
         Let the trunk see the context correlation ``C``: every variable-attention layer
         adds a learned per-head bias ``w_h . (c_ij, |c_ij|, 1[i = j])`` to its attention
@@ -147,7 +150,7 @@ class JointFMConfig:
     cf_iterations: int = 40
     empirical_rank: int = 0
     dependence_halflife: float = 252.0
-    volatility_halflife: float = 0.0
+    volatility_halflife: float | str = 0.0
     correlation_bias: bool = False
     trust_offset: float = 0.0
     dependence_share: str = "diagonal"
@@ -177,8 +180,14 @@ class JointFMConfig:
         if not isinstance(self.correlation_bias, bool):
             raise ValueError(f"correlation_bias must be true or false; got "
                              f"{self.correlation_bias!r}.")
-        for name in ("dropout", "max_nu", "dependence_halflife", "volatility_halflife",
-                     "trust_offset", "harmonic_min_cycles", "harmonic_max_cycles"):
+        if isinstance(self.volatility_halflife, str) and self.volatility_halflife != "auto":
+            raise ValueError(f"volatility_halflife must be a number >= 0 or 'auto'; got "
+                             f"{self.volatility_halflife!r}.")
+        names = ["dropout", "max_nu", "dependence_halflife", "trust_offset",
+                 "harmonic_min_cycles", "harmonic_max_cycles"]
+        if self.volatility_halflife != "auto":
+            names.append("volatility_halflife")
+        for name in names:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or math.isnan(value):
@@ -190,9 +199,10 @@ class JointFMConfig:
                 or self.dependence_share not in DEPENDENCE_SHARES:
             raise ValueError(f"dependence_share must be one of {DEPENDENCE_SHARES}; got "
                              f"{self.dependence_share!r}.")
-        if not 0.0 <= self.volatility_halflife < math.inf:
+        if self.volatility_halflife != "auto" \
+                and not 0.0 <= self.volatility_halflife < math.inf:
             raise ValueError(f"volatility_halflife must be finite and >= 0 (0: raw "
-                             f"increments); got {self.volatility_halflife!r}.")
+                             f"increments) or 'auto'; got {self.volatility_halflife!r}.")
         if not self.dependence_halflife >= 0.0:
             raise ValueError(f"dependence_halflife must be >= 0 (0: equal weights); got "
                              f"{self.dependence_halflife!r}.")

@@ -9,6 +9,7 @@ any number of them (and of feature series, which get a learned type embedding).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,7 @@ from jointdist.models.jointfm.harmonic import HarmonicDrift, harmonic_cycles
 from jointdist.models.jointfm.heads import GaussianMixtureHead, SkewTMixtureHead
 
 __all__ = ["JointFM", "JointFMOutput", "normalize_context", "context_correlation", "devolatilize",
-           "empirical_dependence", "correlation_features"]
+           "select_volatility_halflife", "empirical_dependence", "correlation_features"]
 
 
 @dataclass
@@ -97,7 +98,106 @@ def normalize_context(x, time_mask, mode: str):
     return z, loc, scale, stats, anchor, step
 
 
-def devolatilize(dz, observed, halflife: float):
+#: Half-lives (steps) among which ``volatility_halflife="auto"`` chooses per series; inf
+#: is a constant volatility (the context's mean square: no standardization).
+AUTO_VOLATILITY_HALFLIVES = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, float("inf"))
+
+
+def _ewma_variance(dz, observed, halflife: float):
+    """One-step-ahead EWMA variance ``v_t`` of :func:`devolatilize`, (B, T, N) float64.
+
+    ``S_t = sum_{s<t} lam^(t-1-s) dz_s^2`` in O(T): ``lam^(t-1) * cumsum(lam^-s dz_s^2)``,
+    in blocks short enough that ``lam^-s`` stays below 1e150 (one block of 504 steps
+    for any half-life above one step); every term is positive, so the sum loses no
+    precision.
+    """
+    B, T, N = dz.shape
+    sq = dz.pow(2) * observed[..., None]
+    mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
+    if halflife == float("inf"):
+        return mean_sq[:, None].expand_as(dz)
+    log_lam = -math.log(2.0) / halflife
+    block = max(1, int(150.0 * math.log(10.0) / -log_lam))
+    out = torch.empty_like(sq)
+    carry = torch.zeros(B, N, device=dz.device, dtype=dz.dtype)  # S at the block's start
+    for start in range(0, T, block):
+        k = torch.arange(min(block, T - start), device=dz.device, dtype=dz.dtype)
+        a = sq[:, start:start + len(k)] * torch.exp(-k * log_lam)[:, None]
+        before = torch.cumsum(a, 1) - a  # sum over the block's steps s < t
+        out[:, start:start + len(k)] = (torch.exp(k * log_lam)[:, None] * carry[:, None]
+                                        + torch.exp((k - 1.0) * log_lam)[:, None] * before)
+        n = len(k)
+        carry = math.exp(n * log_lam) * carry + math.exp((n - 1.0) * log_lam) * a.sum(1)
+    n_before = observed.cumsum(1) - observed  # (B, T)
+    return torch.exp(n_before * log_lam)[..., None] * mean_sq[:, None] + (
+        1.0 - math.exp(log_lam)) * out
+
+
+def _ewma_variances(dz, observed, halflives):
+    """:func:`_ewma_variance` for several half-lives, (L, B, T, N): the finite ones in one
+    pass when a single block holds the whole context (half-lives above one step)."""
+    T = dz.shape[1]
+    finite = [hl for hl in halflives if hl != float("inf")]
+    if not finite or min(finite) * 150.0 * math.log(10.0) / math.log(2.0) < T:
+        return torch.stack([_ewma_variance(dz, observed, hl) for hl in halflives])
+    log_lam = -math.log(2.0) / torch.tensor(finite, dtype=dz.dtype, device=dz.device)
+    sq = dz.pow(2) * observed[..., None]
+    mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
+    k = torch.arange(T, device=dz.device, dtype=dz.dtype)
+    lk = log_lam[:, None] * k  # (L, T)
+    a = sq[None] * torch.exp(-lk)[:, None, :, None]  # (L, B, T, N)
+    before = torch.cumsum(a, 2) - a
+    n_before = observed.cumsum(1) - observed  # (B, T)
+    out = (torch.exp(log_lam[:, None, None] * n_before)[..., None] * mean_sq[:, None]
+           + ((1.0 - torch.exp(log_lam)) * torch.exp(-log_lam))[:, None, None, None]
+           * torch.exp(lk)[:, None, :, None] * before)
+    parts, i = [], 0
+    for hl in halflives:
+        if hl == float("inf"):
+            parts.append(mean_sq[:, None].expand_as(dz))
+        else:
+            parts.append(out[i])
+            i += 1
+    return torch.stack(parts)
+
+
+def select_volatility_halflife(dz, observed, halflives=AUTO_VOLATILITY_HALFLIVES):
+    """Per series, the EWMA half-life whose one-step-ahead variances fit best.
+
+    The Gaussian quasi-log-likelihood ``-1/2 sum_t (log v_t + dz_t^2 / v_t)`` of the
+    observed increments under each candidate's variances ``v_t`` (:func:`devolatilize`)
+    is compared, as a GARCH(1,1) fit compares its parameters (Bollerslev 1986; the EWMA
+    is the integrated GARCH with ``omega = 0``).  A series whose volatility does not move
+    keeps ``inf`` (a constant volatility), so that it is not standardized by a noisy
+    estimate; one whose volatility follows its level (state-scaled diffusions) or
+    clusters gets a short half-life.
+
+    Parameters
+    ----------
+    dz : tensor (B, T, N), float64
+        Increments (0 where not observed), centred.
+    observed : tensor (B, T), float64
+        1 where the increment is observed.
+    halflives : sequence of float
+        Candidates, ``> 0``; ``inf`` for a constant volatility.
+
+    Returns
+    -------
+    index : long tensor (B, N)
+        Position in ``halflives`` of each series' choice.
+    variance : tensor (B, T, N)
+        The chosen one-step-ahead variances.
+    """
+    var = _ewma_variances(dz, observed, halflives)  # (L, B, T, N)
+    safe = var.clamp_min(1e-300)
+    ok = (var > 1e-24) & (observed[None, ..., None] > 0)
+    terms = torch.where(ok, torch.log(safe) + dz.pow(2)[None] / safe, torch.zeros_like(var))
+    index = (-0.5 * terms.sum(2)).argmax(0)  # (B, N)
+    chosen = var.gather(0, index[None, :, None, :].expand(1, *dz.shape))[0]
+    return index, chosen
+
+
+def devolatilize(dz, observed, halflife):
     """Increments divided by their exponentially weighted volatility before each step.
 
     ``v_t = lam^{n_t} vbar + (1 - lam) sum_{s < t} lam^{t-1-s} dz_s^2`` with ``lam =
@@ -115,38 +215,33 @@ def devolatilize(dz, observed, halflife: float):
         Increments (0 where not observed).
     observed : tensor (B, T), float64
         1 where the increment is observed: a suffix of the steps (the time mask's).
-    halflife : float
-        Half-life of the volatility's weights in steps, > 0.
+    halflife : float or "auto"
+        Half-life of the volatility's weights in steps, > 0; ``"auto"``: chosen per
+        series by :func:`select_volatility_halflife`.
 
     Returns
     -------
     tensor (B, T, N), 0 where not observed or where a series has not varied yet.
     """
-    T = dz.shape[1]
-    lam = 2.0 ** (-1.0 / halflife)
-    sq = dz.pow(2) * observed[..., None]
-    mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
-    lag = (torch.arange(T, device=dz.device)[:, None]
-           - torch.arange(T, device=dz.device)[None, :] - 1).to(dz.dtype)
-    weights = torch.where(lag >= 0, (1.0 - lam) * lam ** lag.clamp_min(0.0),
-                          torch.zeros((), dtype=dz.dtype, device=dz.device))  # (t, s)
-    n_before = observed.cumsum(1) - observed  # (B, T)
-    var = lam ** n_before[..., None] * mean_sq[:, None] + torch.einsum(
-        "ts,bsn->btn", weights, sq)
+    if halflife == "auto":
+        var = select_volatility_halflife(dz, observed)[1]
+    else:
+        var = _ewma_variance(dz, observed, float(halflife))
     ok = (var > 1e-24) & (observed[..., None] > 0)
     return torch.where(ok, dz * torch.rsqrt(var.clamp_min(1e-300)), torch.zeros_like(dz))
 
 
 def context_correlation(z, time_mask, halflife: float = 0.0,
-                        volatility_halflife: float = 0.0):
+                        volatility_halflife=0.0):
     """Correlation matrix of a context's increments.
 
     The correlation of the increments ``z_t - z_{t-1}`` (both steps observed),
     exponentially weighted with half-life ``halflife`` steps (0: equal weights);
-    with ``volatility_halflife > 0`` each increment is first divided by its
-    exponentially weighted volatility before that step (:func:`devolatilize`), so
-    the estimate is the correlation of standardized residuals.  A series
-    with no variation gets a zero row and column (and a zero diagonal entry).  No
+    with ``volatility_halflife`` (``> 0`` or ``"auto"``) the increments are first
+    centred on their mean (the drift is not volatility) and divided by their
+    exponentially weighted volatility before each step (:func:`devolatilize`), so
+    the estimate is the correlation of standardized residuals, as DCC's ``Qbar``.  A
+    series with no variation gets a zero row and column (and a zero diagonal entry).  No
     gradient flows through it: the context is data.
 
     Parameters
@@ -155,8 +250,9 @@ def context_correlation(z, time_mask, halflife: float = 0.0,
         Normalized context (0 where not observed).
     time_mask : bool tensor (B, T)
     halflife : float
-    volatility_halflife : float, default=0.0
-        0: raw increments.
+    volatility_halflife : float or "auto", default=0.0
+        0: raw increments.  ``"auto"``: the half-life chosen per series by
+        :func:`select_volatility_halflife`.
 
     Returns
     -------
@@ -167,8 +263,10 @@ def context_correlation(z, time_mask, halflife: float = 0.0,
         zd = z.double()
         dz = zd[:, 1:] - zd[:, :-1]
         w = (time_mask[:, 1:] & time_mask[:, :-1]).double()  # (B, T-1)
-        if volatility_halflife > 0:
-            dz = devolatilize(dz, w, volatility_halflife)
+        if volatility_halflife == "auto" or volatility_halflife > 0:
+            drift = (dz * w[..., None]).sum(1, keepdim=True) / w.sum(1).clamp_min(1.0)[
+                :, None, None]
+            dz = devolatilize((dz - drift) * w[..., None], w, volatility_halflife)
         if halflife > 0:
             age = torch.arange(T - 2, -1, -1, device=z.device, dtype=torch.float64)
             w = w * torch.exp2(-age / halflife)
