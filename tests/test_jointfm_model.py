@@ -542,36 +542,54 @@ def test_devolatilized_correlation_is_the_correlation_of_standardized_residuals(
     assert "volatility_halflife" not in JointFMConfig(**TINY, empirical_rank=3).to_dict()
 
 
+def _ewma_reference(x, m, halflife):
+    """The RiskMetrics recursion of ``devolatilize``, step by step (numpy)."""
+    ref = np.zeros_like(x)
+    for b in range(x.shape[0]):
+        obs = m[b] > 0
+        v = (x[b][obs] ** 2).mean(0)
+        if halflife == np.inf:
+            ref[b] = v
+            continue
+        lam = 2 ** (-1 / halflife)
+        for t in np.flatnonzero(obs):
+            ref[b, t] = v
+            v = lam * v + (1 - lam) * x[b, t] ** 2
+        ref[b, ~obs] = (x[b][obs] ** 2).mean(0)  # before the first observation: vbar
+    return ref
+
+
 def test_auto_volatility_halflife_is_chosen_by_quasi_likelihood_per_series():
     """``select_volatility_halflife``: a series with constant volatility keeps ``inf``
     (it is not standardized by a noisy estimate), one whose volatility jumps by 6x every
-    100 steps gets a short half-life; the chosen variances are that candidate's."""
-    from jointdist.models.jointfm.model import (AUTO_VOLATILITY_HALFLIVES, _ewma_variance,
-                                                _ewma_variances, select_volatility_halflife)
+    100 steps gets a short half-life, and the chosen variances are that candidate's
+    recursion.  The one-pass filters equal the recursion for every candidate, over a
+    masked past too, also for half-lives short enough to need several blocks."""
+    from jointdist.models.jointfm.model import (AUTO_VOLATILITY_HALFLIVES, _ewma_variances,
+                                                select_volatility_halflife)
 
     rng = np.random.default_rng(5)
     T = 600
     regime = np.where((np.arange(T) // 100) % 2 == 0, 1.0, 6.0)
-    dz = rng.standard_normal((2, T, 2))
-    dz[:, :, 1] *= regime
-    dz = torch.tensor(dz)
-    obs = torch.ones(2, T, dtype=torch.float64)
-    index, var = select_volatility_halflife(dz, obs)
+    x = rng.standard_normal((2, T, 2))
+    x[:, :, 1] *= regime
+    m = np.ones((2, T))
+    index, var = select_volatility_halflife(torch.tensor(x), torch.tensor(m))
     chosen = np.asarray(AUTO_VOLATILITY_HALFLIVES)[index.numpy()]
     assert np.all(chosen[:, 0] == np.inf)
     assert np.all(chosen[:, 1] <= 20.0)
     for b in range(2):
         for n in range(2):
-            ref = _ewma_variance(dz[b:b + 1], obs[b:b + 1], float(chosen[b, n]))[0, :, n]
-            torch.testing.assert_close(var[b, :, n], ref)
-    # the one-pass form equals the blocked recursion, with a masked past, and falls back
-    # to it for half-lives short enough to need blocks
-    obs[1, :250] = 0
-    dz = dz * obs[..., None]
-    for grid in (AUTO_VOLATILITY_HALFLIVES, (0.05, 3.0, float("inf"))):
-        torch.testing.assert_close(
-            _ewma_variances(dz, obs, grid),
-            torch.stack([_ewma_variance(dz, obs, hl) for hl in grid]), rtol=1e-10, atol=0)
+            ref = _ewma_reference(x[b:b + 1], m[b:b + 1], chosen[b, n])[0, :, n]
+            np.testing.assert_allclose(var[b, :, n].numpy(), ref, rtol=1e-10)
+    m[1, :250] = 0
+    x = x * m[..., None]
+    for grid in (AUTO_VOLATILITY_HALFLIVES, (0.05, 0.3, 3.0, np.inf)):
+        got = _ewma_variances(torch.tensor(x), torch.tensor(m), grid).numpy()
+        for g, hl in enumerate(grid):
+            ref = _ewma_reference(x, m, hl)
+            obs = m[..., None].repeat(2, -1) > 0
+            np.testing.assert_allclose(got[g][obs], ref[obs], rtol=1e-9, atol=1e-300)
 
 
 def test_devolatilized_correlation_ignores_a_drift_and_auto_keeps_constant_volatility():

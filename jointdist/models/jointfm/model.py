@@ -103,60 +103,46 @@ def normalize_context(x, time_mask, mode: str):
 AUTO_VOLATILITY_HALFLIVES = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, float("inf"))
 
 
-def _ewma_variance(dz, observed, halflife: float):
-    """One-step-ahead EWMA variance ``v_t`` of :func:`devolatilize`, (B, T, N) float64.
+def _ewma_variances(dz, observed, halflives):
+    """One-step-ahead EWMA variances ``v_t`` of :func:`devolatilize` for each half-life,
+    (L, B, T, N) float64 (``inf``: the constant mean square).
 
-    ``S_t = sum_{s<t} lam^(t-1-s) dz_s^2`` in O(T): ``lam^(t-1) * cumsum(lam^-s dz_s^2)``,
-    in blocks short enough that ``lam^-s`` stays below 1e150 (one block of 504 steps
-    for any half-life above one step); every term is positive, so the sum loses no
-    precision.
+    ``S_t = sum_{s<t} lam^(t-1-s) dz_s^2`` in O(T) as ``lam^(t-1) cumsum(lam^-s dz_s^2)``,
+    all half-lives in one pass, in blocks short enough that ``lam^-s`` stays below 1e150
+    (one block of 504 steps for half-lives above one step); every term is positive and
+    nothing is subtracted, so the sum loses no precision.
     """
     B, T, N = dz.shape
     sq = dz.pow(2) * observed[..., None]
     mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
-    if halflife == float("inf"):
-        return mean_sq[:, None].expand_as(dz)
-    log_lam = -math.log(2.0) / halflife
-    block = max(1, int(150.0 * math.log(10.0) / -log_lam))
-    out = torch.empty_like(sq)
-    carry = torch.zeros(B, N, device=dz.device, dtype=dz.dtype)  # S at the block's start
-    for start in range(0, T, block):
-        k = torch.arange(min(block, T - start), device=dz.device, dtype=dz.dtype)
-        a = sq[:, start:start + len(k)] * torch.exp(-k * log_lam)[:, None]
-        before = torch.cumsum(a, 1) - a  # sum over the block's steps s < t
-        out[:, start:start + len(k)] = (torch.exp(k * log_lam)[:, None] * carry[:, None]
-                                        + torch.exp((k - 1.0) * log_lam)[:, None] * before)
-        n = len(k)
-        carry = math.exp(n * log_lam) * carry + math.exp((n - 1.0) * log_lam) * a.sum(1)
-    n_before = observed.cumsum(1) - observed  # (B, T)
-    return torch.exp(n_before * log_lam)[..., None] * mean_sq[:, None] + (
-        1.0 - math.exp(log_lam)) * out
-
-
-def _ewma_variances(dz, observed, halflives):
-    """:func:`_ewma_variance` for several half-lives, (L, B, T, N): the finite ones in one
-    pass when a single block holds the whole context (half-lives above one step)."""
-    T = dz.shape[1]
-    finite = [hl for hl in halflives if hl != float("inf")]
-    if not finite or min(finite) * 150.0 * math.log(10.0) / math.log(2.0) < T:
-        return torch.stack([_ewma_variance(dz, observed, hl) for hl in halflives])
-    log_lam = -math.log(2.0) / torch.tensor(finite, dtype=dz.dtype, device=dz.device)
-    sq = dz.pow(2) * observed[..., None]
-    mean_sq = sq.sum(1) / observed.sum(1, keepdim=True).clamp_min(1.0)  # (B, N)
-    k = torch.arange(T, device=dz.device, dtype=dz.dtype)
-    lk = log_lam[:, None] * k  # (L, T)
-    a = sq[None] * torch.exp(-lk)[:, None, :, None]  # (L, B, T, N)
-    before = torch.cumsum(a, 2) - a
-    n_before = observed.cumsum(1) - observed  # (B, T)
-    out = (torch.exp(log_lam[:, None, None] * n_before)[..., None] * mean_sq[:, None]
-           + ((1.0 - torch.exp(log_lam)) * torch.exp(-log_lam))[:, None, None, None]
-           * torch.exp(lk)[:, None, :, None] * before)
+    finite = [float(hl) for hl in halflives if hl != float("inf")]
+    if finite:
+        log_lam = -math.log(2.0) / torch.tensor(finite, dtype=dz.dtype, device=dz.device)
+        block = max(1, int(150.0 * math.log(10.0) * min(finite) / math.log(2.0)))
+        out = torch.empty((len(finite),) + sq.shape, dtype=dz.dtype, device=dz.device)
+        carry = torch.zeros(len(finite), B, 1, N, dtype=dz.dtype, device=dz.device)
+        for start in range(0, T, block):
+            n = min(block, T - start)
+            lk = (log_lam[:, None] * torch.arange(n, dtype=dz.dtype, device=dz.device)
+                  )[:, None, :, None]  # (L, 1, n, 1)
+            a = sq[None, :, start:start + n] * torch.exp(-lk)
+            # over the block's steps s < t: the sum shifted, not cumsum - a (that would
+            # cancel where a_t dwarfs the steps before it)
+            before = F.pad(torch.cumsum(a, 2)[:, :, :-1], (0, 0, 1, 0))
+            out[:, :, start:start + n] = torch.exp(lk) * (
+                carry + torch.exp(-log_lam)[:, None, None, None] * before)
+            carry = torch.exp(n * log_lam)[:, None, None, None] * (
+                carry + torch.exp(-log_lam)[:, None, None, None] * a.sum(2, keepdim=True))
+        n_before = observed.cumsum(1) - observed  # (B, T)
+        lam = log_lam[:, None, None]
+        finite_var = (torch.exp(lam * n_before)[..., None] * mean_sq[:, None]
+                      + (1.0 - torch.exp(lam))[..., None] * out)
     parts, i = [], 0
     for hl in halflives:
         if hl == float("inf"):
             parts.append(mean_sq[:, None].expand_as(dz))
         else:
-            parts.append(out[i])
+            parts.append(finite_var[i])
             i += 1
     return torch.stack(parts)
 
@@ -226,7 +212,7 @@ def devolatilize(dz, observed, halflife):
     if halflife == "auto":
         var = select_volatility_halflife(dz, observed)[1]
     else:
-        var = _ewma_variance(dz, observed, float(halflife))
+        var = _ewma_variances(dz, observed, (float(halflife),))[0]
     ok = (var > 1e-24) & (observed[..., None] > 0)
     return torch.where(ok, dz * torch.rsqrt(var.clamp_min(1e-300)), torch.zeros_like(dz))
 
