@@ -498,6 +498,23 @@ def test_total_share_keeps_the_variance_and_gives_the_context_correlation_at_ful
             JointFMConfig(**kw, dependence_share=bad)
 
 
+def _ewma_reference(x, m, halflife):
+    """The RiskMetrics recursion of ``devolatilize``, step by step (numpy)."""
+    ref = np.zeros_like(x)
+    for b in range(x.shape[0]):
+        obs = m[b] > 0
+        v = (x[b][obs] ** 2).mean(0)
+        if halflife == np.inf:
+            ref[b] = v
+            continue
+        lam = 2 ** (-1 / halflife)
+        for t in np.flatnonzero(obs):
+            ref[b, t] = v
+            v = lam * v + (1 - lam) * x[b, t] ** 2
+        ref[b, ~obs] = (x[b][obs] ** 2).mean(0)  # before the first observation: vbar
+    return ref
+
+
 def test_devolatilized_correlation_is_the_correlation_of_standardized_residuals():
     """A common volatility regime that the two series do not share attenuates the raw
     increments' correlation; dividing by the EWMA volatility before each step
@@ -512,14 +529,7 @@ def test_devolatilized_correlation_is_the_correlation_of_standardized_residuals(
     m[1, :10] = 0
     m[2, :58] = 0
     x = x * m[..., None]
-    lam = 2 ** (-1 / 7.0)
-    ref = np.zeros_like(x)
-    for b in range(B):
-        obs = m[b] > 0
-        v = (x[b][obs] ** 2).mean(0)
-        for t in np.flatnonzero(obs):
-            ref[b, t] = x[b, t] / np.sqrt(v)
-            v = lam * v + (1 - lam) * x[b, t] ** 2
+    ref = np.where(m[..., None] > 0, x / np.sqrt(_ewma_reference(x, m, 7.0)), 0.0)
     got = devolatilize(torch.tensor(x), torch.tensor(m), 7.0).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
     # standardized residuals do not depend on a series' scale
@@ -540,23 +550,6 @@ def test_devolatilized_correlation_is_the_correlation_of_standardized_residuals(
     with pytest.raises(ValueError, match="volatility_halflife"):
         JointFMConfig(**TINY, empirical_rank=3, volatility_halflife=-1.0)
     assert "volatility_halflife" not in JointFMConfig(**TINY, empirical_rank=3).to_dict()
-
-
-def _ewma_reference(x, m, halflife):
-    """The RiskMetrics recursion of ``devolatilize``, step by step (numpy)."""
-    ref = np.zeros_like(x)
-    for b in range(x.shape[0]):
-        obs = m[b] > 0
-        v = (x[b][obs] ** 2).mean(0)
-        if halflife == np.inf:
-            ref[b] = v
-            continue
-        lam = 2 ** (-1 / halflife)
-        for t in np.flatnonzero(obs):
-            ref[b, t] = v
-            v = lam * v + (1 - lam) * x[b, t] ** 2
-        ref[b, ~obs] = (x[b][obs] ** 2).mean(0)  # before the first observation: vbar
-    return ref
 
 
 def test_auto_volatility_halflife_is_chosen_by_quasi_likelihood_per_series():
@@ -584,11 +577,11 @@ def test_auto_volatility_halflife_is_chosen_by_quasi_likelihood_per_series():
             np.testing.assert_allclose(var[b, :, n].numpy(), ref, rtol=1e-10)
     m[1, :250] = 0
     x = x * m[..., None]
+    obs = m[..., None].repeat(2, -1) > 0
     for grid in (AUTO_VOLATILITY_HALFLIVES, (0.05, 0.3, 3.0, np.inf)):
         got = _ewma_variances(torch.tensor(x), torch.tensor(m), grid).numpy()
         for g, hl in enumerate(grid):
             ref = _ewma_reference(x, m, hl)
-            obs = m[..., None].repeat(2, -1) > 0
             np.testing.assert_allclose(got[g][obs], ref[obs], rtol=1e-9, atol=1e-300)
 
 
